@@ -1,0 +1,1 @@
+"""Datasets (CIFAR-100, ImageNet, embedded real data) and their transforms."""

@@ -1,0 +1,1 @@
+"""Hooks (scheduling, switching, export; no loss maths)."""
