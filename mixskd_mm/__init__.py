@@ -1,2 +1,10 @@
-"""mixskd_mm: MixSKD self-knowledge distillation for timm CNNs, as an OpenMMLab plugin."""
+"""mixskd_mm: MixSKD self-knowledge distillation for timm CNNs, as an OpenMMLab plugin.
+
+Importing the package makes torch's weights-only loader accept MMEngine's own checkpoints (see
+:mod:`mixskd_mm.utils.torch_load`); the registries in :mod:`mixskd_mm.registry` fill lazily.
+"""
+from .utils.torch_load import allow_mmengine_checkpoints
+
+allow_mmengine_checkpoints()
+
 __version__ = '0.1.0'

@@ -1,0 +1,241 @@
+"""Any timm CNN as a multi-stage backbone for pretraining, MMDetection and MMSegmentation."""
+from __future__ import annotations
+
+import difflib
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import timm
+import torch
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.checkpoint import checkpoint
+
+from mixskd_mm.registry import MODELS
+from mixskd_mm.utils.weights import load_weights_file
+
+
+def create_timm_model(model_name: str, **kwargs) -> nn.Module:
+    """``timm.create_model`` with a clear error for an unknown name or an unsupported option."""
+    if model_name not in timm.list_models():
+        close = difflib.get_close_matches(model_name, timm.list_models(), n=5, cutoff=0.6)
+        raise ValueError(f'unknown timm model {model_name!r}. Close names: {close or "none"}; '
+                         f'list them with `timm.list_models("*{model_name.split("_")[0]}*")`.')
+    try:
+        return timm.create_model(model_name, **kwargs)
+    except TypeError as err:
+        raise ValueError(f'timm model {model_name!r} does not accept these options {sorted(kwargs)}: {err}. '
+                         f'(`output_stride` needs a model family that supports dilation, e.g. ResNet, '
+                         f'ConvNeXt, EfficientNet, RegNet.)') from None
+
+
+def stage_units(model: nn.Module, feature_modules: Sequence[str]) -> List[str]:
+    """The model's top-level computation units in forward order, as dotted module names.
+
+    A top-level ``nn.Sequential`` is split into its children when a feature module lies inside it
+    (``stages.0`` in ConvNeXt, ``blocks.0`` in EfficientNet), recursively; otherwise it stays whole
+    (``layer1`` in ResNet). Running the units one after another is the model's feature forward, the
+    same sequential contract timm's own ``features_only`` wrappers rely on.
+    """
+    def walk(parent: nn.Module, prefix: str) -> List[str]:
+        names = []
+        for name, child in parent.named_children():
+            full = prefix + name
+            inside = [f for f in feature_modules if f.startswith(full + '.')]
+            if inside and isinstance(child, nn.Sequential):
+                names += walk(child, full + '.')
+            elif inside:
+                raise ValueError(f'feature module {inside[0]!r} lies inside {type(child).__name__} {full!r}, '
+                                 f'which is not sequential; this model cannot be split into stages')
+            else:
+                names.append(full)
+        return names
+    return walk(model, '')
+
+
+@MODELS.register_module()
+class TimmStageBackbone(BaseModule):
+    """A timm CNN cut into stages, returning the feature maps at ``out_indices``.
+
+    The module holds the timm model's own submodules under their own names, so its state-dict keys
+    are timm's (``conv1.weight``, ``layer1.0.conv1.weight``, ``stages.0.blocks.0...``) in pretraining,
+    in MMDetection and in MMSegmentation alike. Units after the last requested stage (the classifier
+    head, ``conv_head``...) are dropped.
+
+    Args:
+        model_name: any timm model with ``feature_info`` (ResNet/ResNeXt, RegNet, ConvNeXt,
+            EfficientNet, MobileNetV3...).
+        out_indices: stages to return, in timm's numbering (the stem is 0 where timm lists it:
+            ResNet C2-C5 are ``(1, 2, 3, 4)``; mmdet's ResNet calls them ``(0, 1, 2, 3)``).
+        pretrained: ``False``; a local weight file (safetensors or ``.pth``, keys as timm names,
+            loaded with a coverage report); or ``True`` to let timm download its weights.
+        frozen_stages: freeze (no grad, eval mode) everything up to and including stage
+            ``frozen_stages`` in timm's numbering; -1 freezes nothing. For ResNets 0 is the stem and
+            1 is stem + layer1, mmdet's meaning.
+        norm_eval: keep every BatchNorm in eval mode during training (mmdet's transfer setting).
+        norm_cfg: ``dict(type='BN' | 'SyncBN' | 'FrozenBN', requires_grad=True)``.
+        output_stride: 8 or 16 dilates the last stages (DeepLab); ``None`` keeps the model's own.
+        cifar_stem: for ResNets, a 3x3 stride-1 stem conv and no max-pool (32x32 inputs).
+        with_cp: gradient checkpointing of every unit while training.
+        in_chans: input channels.
+        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=FILE, prefix=...)`` is
+            loaded with the same strict coverage check as ``pretrained``.
+        **timm_kwargs: passed to ``timm.create_model`` (``drop_path_rate``...).
+
+    Example:
+        >>> m = TimmStageBackbone('resnet18', out_indices=(1, 2, 3, 4))
+        >>> [o.shape[1] for o in m(torch.zeros(1, 3, 64, 64))] == m.out_channels
+        True
+    """
+
+    def __init__(self, model_name: str, out_indices: Sequence[int] = (1, 2, 3, 4),
+                 pretrained: Union[bool, str, None] = False, frozen_stages: int = -1, norm_eval: bool = False,
+                 norm_cfg: Optional[Dict] = None, output_stride: Optional[int] = None, cifar_stem: bool = False,
+                 with_cp: bool = False, in_chans: int = 3, init_cfg: Optional[Union[Dict, List[Dict]]] = None,
+                 **timm_kwargs) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if output_stride not in (None, 8, 16, 32):
+            raise ValueError(f'output_stride must be 8, 16 or 32, got {output_stride}')
+        kwargs = dict(timm_kwargs, pretrained=pretrained is True, in_chans=in_chans)
+        if output_stride not in (None, 32):
+            kwargs['output_stride'] = output_stride
+        model = create_timm_model(model_name, **kwargs)
+        info = getattr(model, 'feature_info', None)
+        if not info or len(info) < 2 or len({f['reduction'] for f in info}) < 2:
+            raise ValueError(f'timm model {model_name!r} exposes no multi-stage features (feature_info); '
+                             f'use a CNN such as resnet50, convnext_tiny or efficientnet_b0')
+        out_indices = tuple(int(i) for i in out_indices)
+        n = len(info)
+        if not out_indices or any(i < 0 or i >= n for i in out_indices) or list(out_indices) != sorted(set(out_indices)):
+            raise ValueError(f'out_indices {out_indices} out of range for {model_name!r}: it has {n} stages, '
+                             f'indices 0..{n - 1} (timm numbering, channels {[f["num_chs"] for f in info]}), '
+                             f'given in increasing order')
+        if not -1 <= frozen_stages < n:
+            raise ValueError(f'frozen_stages must be in -1..{n - 1} for {model_name!r}, got {frozen_stages}')
+        reductions = [f['reduction'] for f in info]
+        if cifar_stem:
+            self._apply_cifar_stem(model, model_name, in_chans)
+            reductions = [max(1, r // 4) for r in reductions]
+
+        self.model_name = model_name
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.cifar_stem = cifar_stem
+        self.output_stride = output_stride
+        self.stage_modules = [f['module'] for f in info]
+        self.stage_channels = [f['num_chs'] for f in info]
+        self.stage_strides = reductions
+        self.out_channels = [self.stage_channels[i] for i in out_indices]
+        self.strides = [reductions[i] for i in out_indices]
+
+        units = stage_units(model, self.stage_modules)
+        missing = [m for m in self.stage_modules if m not in units]
+        if missing:
+            raise ValueError(f'{model_name!r}: stage modules {missing} are not sequential units; '
+                             f'this model cannot be split into stages')
+        self.stage_unit_index = [units.index(m) for m in self.stage_modules]
+        self.units = units[:max(self.stage_unit_index[i] for i in out_indices) + 1]
+        self._adopt(model, self.units)
+
+        norm_cfg = dict(norm_cfg or dict(type='BN'))
+        self._convert_norm(norm_cfg.get('type', 'BN'))
+        if not norm_cfg.get('requires_grad', True):
+            for m in self.modules():
+                if isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
+                    for p in m.parameters():
+                        p.requires_grad_(False)
+        self._freeze_stages()
+        print_log(f'TimmStageBackbone({model_name}): out_indices={list(out_indices)} '
+                  f'out_channels={self.out_channels} strides={self.strides}', logger='current')
+        if isinstance(pretrained, str):
+            if init_cfg is not None:
+                raise ValueError('give either `pretrained=FILE` or `init_cfg`, not both')
+            load_weights_file(self, pretrained, expected_arch=model_name)
+
+    # -- construction helpers -------------------------------------------------------------------
+    @staticmethod
+    def _apply_cifar_stem(model: nn.Module, model_name: str, in_chans: int) -> None:
+        conv1 = getattr(model, 'conv1', None)
+        if not isinstance(conv1, nn.Conv2d) or not hasattr(model, 'maxpool'):
+            raise ValueError(f'cifar_stem needs a ResNet-style model with a single `conv1` conv and a '
+                             f'`maxpool`; {model_name!r} has none (deep-stem variants are not supported)')
+        conv = nn.Conv2d(in_chans, conv1.out_channels, 3, stride=1, padding=1, bias=False)
+        nn.init.kaiming_normal_(conv.weight, mode='fan_out', nonlinearity='relu')
+        model.conv1 = conv
+        model.maxpool = nn.Identity()
+
+    def _adopt(self, model: nn.Module, keep: Sequence[str]) -> None:
+        """Register the timm model's children here, dropping units that are not needed."""
+        if model._parameters or any(b is not None for b in model._buffers.values()):
+            raise ValueError(f'timm model {self.model_name!r} holds parameters outside its stage modules, so it '
+                             f'has no multi-stage CNN features; use a CNN such as resnet50 or convnext_tiny')
+        keep_set = set(keep)
+        for name, child in list(model.named_children()):
+            if any(u == name or u.startswith(name + '.') for u in keep_set):
+                self.add_module(name, child)
+        # drop trailing sub-units of split Sequentials (e.g. EfficientNet blocks after the last stage)
+        for unit in stage_units(self, self.stage_modules):
+            if unit not in keep_set and '.' in unit:
+                parent, _, leaf = unit.rpartition('.')
+                del self.get_submodule(parent)._modules[leaf]
+
+    def _convert_norm(self, norm_type: str) -> None:
+        if norm_type == 'BN':
+            return
+        if norm_type == 'SyncBN':
+            from timm.layers import convert_sync_batchnorm
+            convert = convert_sync_batchnorm
+        elif norm_type == 'FrozenBN':
+            from timm.layers import freeze_batch_norm_2d
+            convert = freeze_batch_norm_2d
+        else:
+            raise ValueError(f"norm_cfg type must be 'BN', 'SyncBN' or 'FrozenBN', got {norm_type!r}")
+        for name, child in list(self.named_children()):
+            self.add_module(name, convert(child))
+
+    def _frozen_units(self) -> List[str]:
+        if self.frozen_stages < 0:
+            return []
+        return self.units[:self.stage_unit_index[self.frozen_stages] + 1]
+
+    def _freeze_stages(self) -> None:
+        for name in self._frozen_units():
+            unit = self.get_submodule(name)
+            unit.eval()
+            for p in unit.parameters():
+                p.requires_grad_(False)
+
+    # -- nn.Module API --------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> 'TimmStageBackbone':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def init_weights(self) -> None:
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            load_weights_file(self, cfg['checkpoint'], prefix=cfg.get('prefix'), expected_arch=self.model_name)
+            self._is_init = True
+            return
+        super().init_weights()
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        wanted = {self.stage_unit_index[i]: pos for pos, i in enumerate(self.out_indices)}
+        outs: List[Optional[torch.Tensor]] = [None] * len(self.out_indices)
+        for idx, name in enumerate(self.units):
+            unit = self.get_submodule(name)
+            # parameter-free units (an in-place activation, a pool) are cheap and may modify their input
+            if self.with_cp and self.training and x.requires_grad and next(unit.parameters(), None) is not None:
+                x = checkpoint(unit, x, use_reentrant=False)
+            else:
+                x = unit(x)
+            if idx in wanted:
+                outs[wanted[idx]] = x
+        return tuple(outs)

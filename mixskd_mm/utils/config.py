@@ -1,0 +1,52 @@
+"""Config handling shared by tools/train.py and tools/test.py (mm's usual CLI semantics)."""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config, DictAction
+
+
+def parse_cfg_options(options: Optional[Sequence[str]]) -> dict:
+    """``['a.b=1', 'c=[1,2]']`` -> ``{'a.b': 1, 'c': [1, 2]}`` with mmengine's own parser."""
+    if not options:
+        return {}
+    import argparse
+    ns = argparse.Namespace()
+    DictAction(option_strings=['--cfg-options'], dest='opts')(None, ns, list(options))
+    return ns.opts
+
+
+def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Read a config (``mmdet::``/``mmseg::`` bases resolve), apply overrides, set work_dir and launcher.
+
+    Args:
+        path: config file.
+        cfg_options: ``KEY=VALUE`` overrides as given to ``--cfg-options``.
+        work_dir: overrides the config's ``work_dir``; default ``work_dirs/<config name>``.
+        launcher: ``none``, ``pytorch``, ``slurm`` or ``mpi``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path!r}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(parse_cfg_options(cfg_options))
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    cfg.launcher = launcher
+    return cfg
+
+
+def enable_amp(cfg: Config) -> Config:
+    """Switch the config's optimiser wrapper to mmengine's ``AmpOptimWrapper`` (dynamic loss scale)."""
+    import torch
+    if not torch.cuda.is_available():
+        raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); run without --amp on a CPU')
+    wrapper = cfg.optim_wrapper
+    if wrapper.get('type', 'OptimWrapper') in ('OptimWrapper', 'mmengine.OptimWrapper'):
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+    return cfg

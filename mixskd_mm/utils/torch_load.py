@@ -1,0 +1,58 @@
+"""Let ``torch.load(weights_only=True)`` read the checkpoints MMEngine 0.10.7 writes, and nothing more.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``. MMEngine 0.10.7 calls it without
+the argument, so loading a checkpoint written by its own Runner fails with ``UnpicklingError`` in
+``load_checkpoint``, in ``init_cfg=dict(type='Pretrained')`` and in ``--resume``. The fix on
+MMEngine's main branch is not released. Rather than turning weights-only loading off (which lets
+any pickle run code), this module allow-lists exactly the non-tensor objects those checkpoints hold:
+
+* the message hub's ``HistoryBuffer`` (its state is numpy arrays and ints),
+* numpy arrays, scalars and dtypes (numbers in ``meta`` and in the message hub),
+* ``getattr(HistoryBuffer, 'min' | 'max' | 'current' | 'mean')``, which is how pickle spells the
+  buffer's statistics functions: a restricted stand-in is registered under the name
+  ``builtins.getattr`` that resolves only those four names on ``HistoryBuffer`` and refuses the rest.
+
+:func:`allow_mmengine_checkpoints` runs when ``mixskd_mm`` is imported.
+"""
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+import torch
+
+_DONE = False
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` restricted to the statistics functions of mmengine's ``HistoryBuffer``."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
+    if is_buffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refused getattr({type(obj).__name__}, {name!r}) while loading with weights_only=True: only '
+        f'the statistics functions of mmengine HistoryBuffer are allowed (mixskd_mm.utils.torch_load)')
+
+
+def mmengine_checkpoint_globals() -> list:
+    """The globals an MMEngine 0.10.7 Runner checkpoint needs beyond what torch allows by default."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    np_core = np._core if hasattr(np, '_core') else np.core
+    safe = [HistoryBuffer, np.ndarray, np.dtype, np_core.multiarray._reconstruct, np_core.multiarray.scalar,
+            (_history_buffer_getattr, 'builtins.getattr')]
+    # numpy >= 1.25 pickles dtypes as instances of these classes under some protocols
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        safe += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
+    return safe
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Register :func:`mmengine_checkpoint_globals` with torch's weights-only unpickler (idempotent)."""
+    global _DONE
+    if _DONE or not hasattr(torch.serialization, 'add_safe_globals'):
+        return
+    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+    _DONE = True

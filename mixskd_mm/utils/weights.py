@@ -1,0 +1,143 @@
+"""Reading weight files safely and loading them into a module with a loud coverage report.
+
+MMEngine's ``Pretrained`` init loads non-strictly and only logs mismatches, so a wrong prefix loads
+nothing, silently. Everything here reports matched / missing / unexpected keys and raises when the
+target module is not fully covered.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import torch
+from mmengine.logging import print_log
+from torch import nn
+
+StateDict = Dict[str, torch.Tensor]
+
+#: prefixes tried, in order, when a file's keys do not match the module's keys as they are
+COMMON_PREFIXES = ('backbone.', 'module.backbone.', 'model.', 'module.', 'backbone.model.')
+
+
+def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
+    """Read a weight file without executing code from it.
+
+    ``.safetensors`` files are read with safetensors; anything else with ``torch.load(weights_only=True)``
+    (an mmengine checkpoint written by our Runner also loads, through the allow-list in
+    :mod:`mixskd_mm.utils.torch_load`). Nested ``state_dict`` / ``model`` / ``module`` entries are unwrapped.
+
+    Args:
+        path: a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` file.
+
+    Returns:
+        ``(state_dict, metadata)``: tensors by name and the file's string metadata (safetensors only).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'weight file not found: {path!r}. Export one with '
+                                f'`python tools/export_backbone.py CHECKPOINT OUT.safetensors`.')
+    if path.endswith('.safetensors'):
+        from safetensors import safe_open
+        with safe_open(path, framework='pt', device='cpu') as f:
+            meta = dict(f.metadata() or {})
+            return {k: f.get_tensor(k) for k in f.keys()}, meta
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise RuntimeError(
+            f'{path!r} needs full unpickling, which can run arbitrary code, so it was refused. '
+            f'If you trust the file, convert it once in a trusted session: '
+            f'`torch.save(torch.load(PATH, weights_only=False)["state_dict"], OUT)`, or export a '
+            f'safetensors backbone with tools/export_backbone.py. Details: {err}') from None
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
+            obj = obj[key]
+            break
+    if not isinstance(obj, Mapping):
+        raise TypeError(f'{path!r} holds a {type(obj).__name__}, not a state dict of tensors')
+    return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, {}
+
+
+def _strip(state: Mapping[str, torch.Tensor], prefix: str) -> StateDict:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def match_prefix(state: Mapping[str, torch.Tensor], own_keys: Sequence[str],
+                 prefix: Optional[str] = None) -> Tuple[StateDict, str]:
+    """Pick the key prefix under which ``state`` covers the most of ``own_keys`` and strip it.
+
+    Args:
+        state: tensors read from a file.
+        own_keys: the target module's state-dict keys.
+        prefix: use exactly this prefix (``''`` for none) instead of searching.
+
+    Returns:
+        ``(stripped_state, prefix_used)``.
+    """
+    if prefix is not None:
+        return _strip(state, prefix), prefix
+    own = set(own_keys)
+    best, best_prefix, best_hits = dict(state), '', len(own.intersection(state))
+    for cand in COMMON_PREFIXES:
+        stripped = _strip(state, cand)
+        hits = len(own.intersection(stripped))
+        if hits > best_hits:
+            best, best_prefix, best_hits = stripped, cand, hits
+    return best, best_prefix
+
+
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
+              prefix: Optional[str] = None, expected_arch: Optional[str] = None,
+              file_arch: Optional[str] = None, logger: str = 'current') -> Dict[str, list]:
+    """Load ``state`` into ``module``, report the coverage, and raise unless every key is covered.
+
+    Extra keys in the file (a classifier head, say) are reported and ignored; a missing key or a
+    shape mismatch is an error, because the module would silently keep random weights.
+
+    Args:
+        module: the target module.
+        state: tensors by name (any common prefix is detected, see :func:`match_prefix`).
+        source: a name for the weights, used in messages (usually the file path).
+        prefix: an explicit prefix to select and strip, e.g. ``'backbone.'``.
+        expected_arch: the target's architecture name, for the error message.
+        file_arch: the architecture recorded in the file, if any.
+        logger: the mmengine logger to report to.
+
+    Returns:
+        dict with ``matched``, ``missing``, ``unexpected`` and ``mismatched`` key lists.
+    """
+    own = module.state_dict()
+    stripped, used = match_prefix(state, list(own), prefix)
+    matched, mismatched = [], []
+    for k, v in own.items():
+        if k in stripped:
+            (matched if tuple(stripped[k].shape) == tuple(v.shape) else mismatched).append(k)
+    missing = [k for k in own if k not in stripped]
+    unexpected = [k for k in stripped if k not in own]
+    report = dict(matched=matched, missing=missing, unexpected=unexpected, mismatched=mismatched)
+    print_log(f'loaded {source}: {len(matched)}/{len(own)} tensors matched (prefix {used!r}), '
+              f'{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} shape mismatches',
+              logger=logger)
+    if missing or mismatched:
+        arch = f' for {expected_arch}' if expected_arch else ''
+        hint = ''
+        if file_arch and expected_arch and file_arch != expected_arch:
+            hint = f' The file was exported from {file_arch!r}, a different architecture.'
+        elif not matched:
+            hint = (f' No key matched under any common prefix {COMMON_PREFIXES}; pass the right `prefix` '
+                    f'(file keys look like {list(state)[:3]}).')
+        shapes = [f'{k}: file {tuple(stripped[k].shape)} vs model {tuple(own[k].shape)}' for k in mismatched[:3]]
+        raise RuntimeError(
+            f'{source} does not cover the model{arch}: {len(matched)}/{len(own)} tensors matched; '
+            f'missing e.g. {missing[:5]}; shape mismatches e.g. {shapes}.{hint} '
+            f'Use a checkpoint of the same architecture (tools/export_backbone.py writes one).')
+    module.load_state_dict({k: stripped[k] for k in matched}, strict=False)
+    return report
+
+
+def load_weights_file(module: nn.Module, path: str, prefix: Optional[str] = None,
+                      expected_arch: Optional[str] = None) -> Dict[str, list]:
+    """:func:`read_weights` then :func:`load_into`; the file's ``model_name`` metadata is checked."""
+    state, meta = read_weights(path)
+    return load_into(module, state, source=path, prefix=prefix, expected_arch=expected_arch,
+                     file_arch=meta.get('model_name'))
