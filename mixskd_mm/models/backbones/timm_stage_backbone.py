@@ -107,7 +107,8 @@ class TimmStageBackbone(BaseModule):
                              f'use a CNN such as resnet50, convnext_tiny or efficientnet_b0')
         out_indices = tuple(int(i) for i in out_indices)
         n = len(info)
-        if not out_indices or any(i < 0 or i >= n for i in out_indices) or list(out_indices) != sorted(set(out_indices)):
+        ordered = list(out_indices) == sorted(set(out_indices))
+        if not out_indices or not ordered or any(i < 0 or i >= n for i in out_indices):
             raise ValueError(f'out_indices {out_indices} out of range for {model_name!r}: it has {n} stages, '
                              f'indices 0..{n - 1} (timm numbering, channels {[f["num_chs"] for f in info]}), '
                              f'given in increasing order')
