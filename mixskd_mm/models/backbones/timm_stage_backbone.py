@@ -152,6 +152,10 @@ class TimmStageBackbone(BaseModule):
         print_log(f'TimmStageBackbone({model_name}): out_indices={list(out_indices)} '
                   f'out_channels={self.out_channels} strides={self.strides}', logger='current')
         if isinstance(pretrained, str):
+            if '://' in pretrained:
+                raise ValueError(f'pretrained={pretrained!r} is a URL; TimmStageBackbone loads local files only '
+                                 f'(or pretrained=True for timm\'s own weights). mmseg configs pass their '
+                                 f'`model.pretrained` to the backbone: set `model.pretrained=None` there.')
             if init_cfg is not None:
                 raise ValueError('give either `pretrained=FILE` or `init_cfg`, not both')
             load_weights_file(self, pretrained, expected_arch=model_name)

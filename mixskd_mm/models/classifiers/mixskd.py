@@ -1,0 +1,132 @@
+"""MixSKD: self-knowledge distillation from Mixup (Yang et al., ECCV 2022, arXiv 2208.05768)."""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from mixskd_mm.registry import MODELS
+
+from ..heads import LinearClsHead, SelfTeacher, build_exit, global_pool
+from ._mixing import mixup, sample_pairs
+from .image_classifier import ImageClassifier, predictions
+
+
+def _halves(tensors: Sequence[torch.Tensor], n: int) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+    first, second = zip(*(t.split(n) for t in tensors))
+    return list(first), list(second)
+
+
+@MODELS.register_module()
+class MixSKD(ImageClassifier):
+    """A timm CNN trained with MixSKD; at test time only backbone + classifier remain.
+
+    One training step (the spec in docs, Sec. 3): draw one ``lam ~ Beta(alpha, alpha)`` and one
+    permutation ``p``; form ``x~ = lam x + (1 - lam) x[p]``; run backbone and exits **once** on
+    ``[x ; x~]`` (2B images, so BatchNorm sees both views together); from the originals' half build
+    the interpolations ``F^_k = lam F_k + (1 - lam) F_k[p]`` and ``z^_k`` on logits (gradients flow
+    through both members); run the self-teacher on the interpolated and on the Mixup maps (one batched
+    call: it has no batch statistics); add the five loss terms, each its own registered module.
+
+    Exits k = 1..K-1 start after the non-final ``out_indices`` of the backbone; exit K is the
+    backbone's own final map and classifier. Predictions report the backbone exit as ``backbone``,
+    the auxiliary exits as ``exit1``..``exit{K-1}`` and the self-teacher as ``self_teacher``.
+
+    Args:
+        backbone: backbone config; its last ``out_indices`` entry is the final stage.
+        num_classes: number of classes.
+        exit_type: ``'replicate'`` (paper: fresh copies of the later stages) or ``'conv'`` (cheap).
+        alpha: Beta(alpha, alpha) for lam (0.4 CIFAR, 0.2 ImageNet in the released code).
+        ce_loss, mix_ce_loss, kd_loss, feat_loss, adv_loss: loss module configs. ``adv_loss``
+            gets ``in_channels`` and ``num_exits`` filled in; its ``loss_weight=0`` builds no
+            discriminators. ``mix_ce_loss`` with ``loss_weight=0`` mimics the released CIFAR script.
+        data_preprocessor: defaults to ``ClsDataPreprocessor``.
+        init_cfg: mmengine init config.
+
+    Example:
+        >>> m = MixSKD(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=10)
+        >>> sorted(m.loss(torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])))[:3]
+        ['loss_adv', 'loss_ce', 'loss_feat']
+    """
+
+    def __init__(self, backbone: Dict, num_classes: int, exit_type: str = 'replicate', alpha: float = 0.4,
+                 ce_loss: Dict = dict(type='OriginalCELoss'), mix_ce_loss: Dict = dict(type='MixupCELoss'),
+                 kd_loss: Dict = dict(type='DistributionKDLoss', temperature=3.0),
+                 feat_loss: Dict = dict(type='FeatureMapL2Loss'), adv_loss: Dict = dict(type='AdversarialFeatureLoss'),
+                 data_preprocessor: Optional[Dict] = None, init_cfg: Optional[Dict] = None) -> None:
+        super().__init__(backbone, num_classes, mix=None, alpha=alpha, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        stages = self.backbone.out_indices
+        if len(stages) < 2:
+            raise ValueError(f'MixSKD needs at least two backbone stages in out_indices, got {stages}')
+        channels = self.backbone.out_channels[-1]
+        self.exit_type = exit_type
+        self.num_exits = len(stages)
+        self.exits = nn.ModuleList(build_exit(exit_type, self.backbone, self.backbone_cfg, s) for s in stages[:-1])
+        self.exit_heads = nn.ModuleList(LinearClsHead(channels, num_classes) for _ in stages[:-1])
+        self.self_teacher = SelfTeacher(channels, self.num_exits, num_classes)
+        self.ce_loss = MODELS.build(self._scoped(ce_loss))
+        self.mix_ce_loss = MODELS.build(self._scoped(mix_ce_loss))
+        self.kd_loss = MODELS.build(self._scoped(kd_loss))
+        self.feat_loss = MODELS.build(self._scoped(feat_loss))
+        self.adv_loss = MODELS.build(self._scoped(dict(adv_loss, in_channels=channels, num_exits=self.num_exits)))
+
+    @staticmethod
+    def _scoped(cfg: Dict) -> Dict:
+        cfg = copy.deepcopy(dict(cfg))
+        if '.' not in cfg['type']:
+            cfg['type'] = 'mixskd_mm.' + cfg['type']
+        return cfg
+
+    def exit_features(self, inputs: torch.Tensor) -> List[torch.Tensor]:
+        """Final feature maps F_1..F_K of all exits (the backbone's last)."""
+        stages = self.backbone(inputs)
+        return [ex(s) for ex, s in zip(self.exits, stages[:-1])] + [stages[-1]]
+
+    def exit_logits(self, pooled: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        """Logits z_1..z_K from pooled features (the backbone's classifier last)."""
+        return [head(p) for head, p in zip(self.exit_heads, pooled[:-1])] + [self.head(pooled[-1])]
+
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+        b = inputs.size(0)
+        lam, perm = sample_pairs(b, self.alpha, inputs.device)
+        feats = self.exit_features(torch.cat([inputs, mixup(inputs, lam, perm)]))  # the one forward, 2B images
+        pooled = [global_pool(f) for f in feats]
+        logits = self.exit_logits(pooled)
+        f_orig, f_mix = _halves(feats, b)
+        p_orig, p_mix = _halves(pooled, b)
+        z_orig, z_mix = _halves(logits, b)
+        f_hat = [mixup(f, lam, perm) for f in f_orig]
+        p_hat = [mixup(p, lam, perm) for p in p_orig]  # == global_pool(f_hat), pooling being linear
+        z_hat = [mixup(z, lam, perm) for z in z_orig]
+        teacher = self.self_teacher([torch.cat([ph, pm]) for ph, pm in zip(p_hat, p_mix)])
+        t_hat, t_mix = teacher.split(b)
+        terms = [
+            (self.ce_loss, self.ce_loss(z_orig, targets)),
+            (self.mix_ce_loss, self.mix_ce_loss(z_mix, [t_hat, t_mix], targets, targets[perm], lam)),
+            (self.kd_loss, self.kd_loss(z_hat, z_mix, t_hat, t_mix)),
+            (self.feat_loss, self.feat_loss(f_hat, f_mix)),
+            (self.adv_loss, self.adv_loss(p_hat, p_mix)),
+        ]
+        losses = {module.loss_name: value for module, value in terms}
+        losses['mix_lam'] = lam.detach()
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor, targets: Optional[torch.Tensor] = None) -> List[dict]:
+        pooled = [global_pool(f) for f in self.exit_features(inputs)]
+        logits = self.exit_logits(pooled)
+        scores = {f'exit{k + 1}': z for k, z in enumerate(logits[:-1])}
+        scores['backbone'] = logits[-1]
+        scores['self_teacher'] = self.self_teacher(pooled)
+        return predictions(scores, targets)
+
+    def to_deployable(self) -> ImageClassifier:
+        """The backbone and its classifier as a plain :class:`ImageClassifier`, no MixSKD parts left."""
+        cfg = {k: v for k, v in self.backbone_cfg.items() if k not in ('pretrained', 'init_cfg')}
+        model = ImageClassifier(cfg, self.num_classes, data_preprocessor=copy.deepcopy(self.data_preprocessor))
+        model.backbone.load_state_dict(self.backbone.state_dict())
+        model.head.load_state_dict(self.head.state_dict())
+        return model.train(self.training)
