@@ -1,1 +1,4 @@
 """Hooks (scheduling, switching, export; no loss maths)."""
+from .export_backbone_hook import ExportBackboneHook
+
+__all__ = ['ExportBackboneHook']

@@ -1,0 +1,103 @@
+"""Checkpoint -> the backbone alone, with timm's own key names (safetensors, or an mmengine ``.pth``).
+
+The exported file loads into ``TimmStageBackbone(pretrained=FILE)``, into ``TimmStageBackbone``
+through ``init_cfg=dict(type='Pretrained', checkpoint=FILE)``, and into plain
+``timm.create_model(name, features_only=True, pretrained=True, pretrained_cfg_overlay=dict(file=FILE))``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Dict, Mapping, Optional, Tuple
+
+import torch
+
+from mixskd_mm.utils.weights import StateDict
+
+BACKBONE_PREFIX = 'backbone.'
+
+
+def backbone_tensors(state: Mapping[str, torch.Tensor], prefix: str = BACKBONE_PREFIX) -> StateDict:
+    """The tensors under ``prefix`` with the prefix stripped (``backbone.layer1.0...`` -> ``layer1.0...``)."""
+    out = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix) and isinstance(v, torch.Tensor)}
+    if not out:
+        sample = list(state)[:5]
+        raise ValueError(f'the checkpoint holds no backbone: no key starts with {prefix!r} (keys look like '
+                         f'{sample}). Pass the checkpoint of a mixskd_mm / mmdet / mmseg model whose backbone is '
+                         f'TimmStageBackbone, or set --prefix.')
+    return out
+
+
+def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
+    """Model name, out_indices and options of the backbone, read from an mmengine checkpoint's ``meta['cfg']``."""
+    if not meta or 'cfg' not in meta:
+        return {}
+    from mmengine.config import Config
+    try:
+        cfg = Config.fromstring(meta['cfg'], '.py')
+    except Exception:  # a config that no longer parses still exports; it only loses the metadata
+        return {}
+    bb = cfg.get('model', {}).get('backbone', {})
+    keys = ('model_name', 'out_indices', 'cifar_stem', 'output_stride', 'in_chans')
+    return {k: json.dumps(bb[k]) if not isinstance(bb[k], str) else bb[k] for k in keys if k in bb}
+
+
+def module_metadata(backbone: torch.nn.Module) -> Dict[str, str]:
+    """The same metadata as :func:`backbone_metadata`, read from a built ``TimmStageBackbone``."""
+    keys = ('model_name', 'out_indices', 'cifar_stem', 'output_stride')
+    values = {k: getattr(backbone, k) for k in keys if getattr(backbone, k, None) is not None}
+    return {k: v if isinstance(v, str) else json.dumps(list(v) if isinstance(v, tuple) else v)
+            for k, v in values.items()}
+
+
+def read_checkpoint(path: str) -> Tuple[Mapping[str, torch.Tensor], Mapping]:
+    """``(state_dict, meta)`` of an mmengine checkpoint, loaded weights-only (allow-listed mmengine types)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path!r}')
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    if isinstance(ckpt, Mapping) and 'state_dict' in ckpt:
+        return ckpt['state_dict'], ckpt.get('meta') or {}
+    return ckpt, {}
+
+
+def _atomic_write(out: str, write) -> None:
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix=os.path.basename(out))
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optional[Dict[str, str]] = None) -> str:
+    """Write backbone tensors atomically: ``.safetensors`` (timm keys + string metadata) or ``.pth``.
+
+    A ``.pth`` holds an mmengine-style ``{'state_dict': {'backbone.<timm key>': ...}, 'meta': {...}}``,
+    loadable with ``init_cfg=dict(type='Pretrained', checkpoint=FILE)`` at detector level.
+    """
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    meta = dict(metadata or {}, format='mixskd_mm.backbone')
+    if out.endswith('.safetensors'):
+        from safetensors.torch import save_file
+        _atomic_write(out, lambda p: save_file(tensors, p, metadata=meta))
+    elif out.endswith(('.pth', '.pt')):
+        payload = dict(state_dict={BACKBONE_PREFIX + k: v for k, v in tensors.items()}, meta=meta)
+        _atomic_write(out, lambda p: torch.save(payload, p))
+    else:
+        raise ValueError(f'output must end in .safetensors or .pth, got {out!r}')
+    return out
+
+
+def export_backbone(checkpoint: str, out: str, prefix: str = BACKBONE_PREFIX) -> Tuple[int, Dict[str, str]]:
+    """Export the backbone of ``checkpoint`` to ``out``; returns (tensor count, metadata)."""
+    state, meta = read_checkpoint(checkpoint)
+    tensors = backbone_tensors(state, prefix)
+    metadata = backbone_metadata(meta)
+    metadata['source'] = os.path.basename(checkpoint)
+    save_backbone(tensors, out, metadata)
+    return len(tensors), metadata
