@@ -20,10 +20,12 @@ MMCV_VERSION=$(sed -n 's/^mmcv==\([0-9.]*\).*/\1/p' "$REQ")
 stamp="$VENV/.mixskd_setup_stamp"
 
 log() { printf '[setup] %s\n' "$*"; }
+# pip warns about every package missing from machine-local extra indexes; keep real errors only
+pip_quiet() { "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 pin() { grep -E "^$1==" "$REQ" | head -n1; }
 
 # checksum of everything that decides what gets installed
-want=$(cat "$REQ" setup.py tools/setup_env.sh | sha256sum | cut -d' ' -f1)
+want=$(cat "$REQ" setup.py tools/setup_env.sh tools/install_data.sh | sha256sum | cut -d' ' -f1)
 
 check_stack() {
   "$VENV/bin/python" - <<'PY'
@@ -44,7 +46,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV with $PYTHON"
   "$PYTHON" -m venv "$VENV"
 fi
-pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+pip=(pip_quiet "$VENV/bin/python" -m pip --disable-pip-version-check)
 
 log "1/4 torch + torchvision"
 "${pip[@]}" install -q -c "$REQ" "$(pin torch)" "$(pin torchvision)"
@@ -102,5 +104,6 @@ log "4/4 mmengine, mmdet, mmseg, timm and the rest; the project in editable mode
 "${pip[@]}" install -q -r "$REQ"
 "${pip[@]}" install -q --no-deps --no-build-isolation -e .
 check_stack
+bash tools/install_data.sh || log "could not install Fashion-MNIST; the embedded-data configs fall back to MNIST-5k"
 echo "$want" >"$stamp"
 log "done: $("$VENV/bin/python" -c 'import torch, mmcv, mmdet, mmseg, timm; print("torch", torch.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__, "timm", timm.__version__)')"

@@ -23,13 +23,15 @@ import numpy as np
 import torch
 
 _DONE = False
+#: the statistics functions HistoryBuffer ships with (its ``statistics_methods`` dict holds them)
+_HISTORY_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """``getattr`` restricted to the statistics functions of mmengine's ``HistoryBuffer``."""
     from mmengine.logging.history_buffer import HistoryBuffer
     is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
-    if is_buffer and name in HistoryBuffer._statistics_methods:
+    if is_buffer and name in _HISTORY_STATISTICS:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'refused getattr({type(obj).__name__}, {name!r}) while loading with weights_only=True: only '
