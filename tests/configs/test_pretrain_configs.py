@@ -4,7 +4,10 @@ import json
 import os
 
 import pytest
+import torch
 from _helpers import ROOT, run_tool
+
+import mixskd_mm  # noqa: F401  (weights-only loading of Runner checkpoints)
 
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', 'mixskd', '*.py')))
 
@@ -50,5 +53,7 @@ def test_config_trains_two_iterations_and_validates(config, tmp_path, fake_cifar
     if os.path.basename(config).startswith('mixskd'):
         assert {'loss_ce', 'loss_mix_ce', 'loss_kd', 'loss_feat', 'loss_adv'} <= set(train[0])
         assert 'accuracy/self_teacher_top1' in val[0] and 'accuracy/exit1_top1' in val[0]
+        saved = torch.load(str(tmp_path / 'epoch_1.pth'), map_location='cpu')['state_dict']
+        assert any(k.startswith('adv_loss.discriminators.') for k in saved)  # trained and saved
     assert os.path.isfile(tmp_path / 'backbone.safetensors')
     assert os.path.isfile(tmp_path / 'epoch_1.pth')
