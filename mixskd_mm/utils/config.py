@@ -40,6 +40,19 @@ def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir
     return cfg
 
 
+#: hooks tools/train.py adds to every config (mixskd_mm, mmdet and mmseg alike)
+SAFETY_HOOKS = ('mixskd_mm.SanityCheckHook', 'mixskd_mm.NonFiniteLossHook', 'mixskd_mm.RNGStateHook')
+
+
+def add_safety_hooks(cfg: Config) -> Config:
+    """Append :data:`SAFETY_HOOKS` to ``cfg.custom_hooks`` unless the config already has them."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    present = {h.get('type', '').split('.')[-1] for h in hooks}
+    hooks += [dict(type=t) for t in SAFETY_HOOKS if t.split('.')[-1] not in present]
+    cfg.custom_hooks = hooks
+    return cfg
+
+
 def enable_amp(cfg: Config) -> Config:
     """Switch the config's optimiser wrapper to mmengine's ``AmpOptimWrapper`` (dynamic loss scale)."""
     import torch

@@ -23,7 +23,7 @@ def _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist):
     if 'cifar100' in name:
         root, batch, extra = fake_cifar100, 4, []
     elif 'in1k' in name:
-        root, batch, extra = fake_imagenet, 2, []
+        root, batch, extra = fake_imagenet, 2, ['model.num_classes=2']  # the fake has 2 class folders
     elif 'fashion-mnist' in name:
         root, batch, extra = fake_fashion_mnist, 20, ['train_dataloader.dataset.num_per_class=None']
     else:

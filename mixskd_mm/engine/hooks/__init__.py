@@ -1,4 +1,7 @@
-"""Hooks (scheduling, switching, export; no loss maths)."""
+"""Hooks (scheduling, switching, export, safety checks; no loss maths)."""
 from .export_backbone_hook import ExportBackboneHook
+from .non_finite_loss_hook import NonFiniteLossHook
+from .rng_state_hook import RNGStateHook
+from .sanity_check_hook import SanityCheckHook, channel_problems
 
-__all__ = ['ExportBackboneHook']
+__all__ = ['ExportBackboneHook', 'NonFiniteLossHook', 'RNGStateHook', 'SanityCheckHook', 'channel_problems']

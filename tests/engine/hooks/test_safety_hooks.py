@@ -1,0 +1,94 @@
+"""The hooks tools/train.py adds to every config: sanity checks, non-finite losses, RNG state on resume."""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from _helpers import ROOT, run_tool
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from mixskd_mm.engine.hooks import channel_problems
+
+CE = 'configs/mixskd/ce_test-resnet_1xb64-10e_fashion-mnist.py'
+MIXSKD = 'configs/mixskd/mixskd_test-resnet_1xb64-10e_fashion-mnist.py'
+
+
+def _opts(root, epochs, batch=20):
+    opts = [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}', 'param_scheduler=[]',
+            'default_hooks.logger.interval=1', 'train_dataloader.dataset.num_per_class=None']
+    for split in ('train', 'val'):
+        opts += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.batch_size={batch}',
+                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
+    return opts
+
+
+def _losses(work_dir):
+    out = {}
+    for log in sorted(glob.glob(os.path.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        for line in open(log):
+            rec = json.loads(line)
+            if 'loss' in rec:
+                out[rec['iter']] = rec['loss']
+    return out
+
+
+def test_num_classes_mismatch_is_reported_with_the_fix(tmp_path, fake_fashion_mnist):
+    proc = run_tool('tools/train.py', CE, '--work-dir', str(tmp_path), '--cfg-options',
+                    *_opts(fake_fashion_mnist, 1), 'model.num_classes=7', check=False)
+    assert proc.returncode != 0
+    assert 'model.num_classes=7 but the training dataset FashionMNIST has 10 classes' in proc.stderr
+    assert 'set model.num_classes=10' in proc.stderr
+
+
+def test_neck_and_head_channel_mismatch_names_the_right_numbers(tmp_path):
+    path = tmp_path / 'cfg.py'
+    path.write_text("_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'\n"
+                    "model = dict(backbone=dict(_delete_=True, type='mixskd_mm.TimmStageBackbone', "
+                    "model_name='resnet18'))\n")
+    from mmdet.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(Config.fromfile(str(path)).model)
+    (problem,) = channel_problems(model)
+    assert 'model.neck.in_channels=[256, 512, 1024, 2048]' in problem
+    assert 'set model.neck.in_channels=[64, 128, 256, 512]' in problem
+
+
+def test_non_finite_loss_stops_with_iteration_and_term(tmp_path, fake_fashion_mnist):
+    proc = run_tool('tools/train.py', CE, '--work-dir', str(tmp_path), '--cfg-options',
+                    *_opts(fake_fashion_mnist, 2), 'optim_wrapper.optimizer.lr=1e30', check=False)
+    assert proc.returncode != 0
+    assert 'non-finite loss at iteration' in proc.stderr and 'loss_ce=' in proc.stderr
+
+
+def test_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(tmp_path, fake_fashion_mnist):
+    opts = _opts(fake_fashion_mnist, 3, batch=2) + ['randomness.deterministic=True']
+    full = tmp_path / 'full'
+    run_tool('tools/train.py', MIXSKD, '--work-dir', str(full), '--cfg-options', *opts)
+    expected = _losses(full)
+    per_epoch = 20  # 40 images, 2 per batch
+    assert sorted(expected) == list(range(1, 3 * per_epoch + 1))
+
+    killed = tmp_path / 'killed'
+    cmd = [sys.executable, 'tools/train.py', MIXSKD, '--work-dir', str(killed), '--cfg-options', *opts]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, OMP_NUM_THREADS='2'))
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if max(_losses(killed), default=0) > per_epoch + 2:  # mid-epoch 2, after epoch_1.pth was written
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, 'the run ended before it could be killed mid-epoch'
+    assert not os.path.exists(killed / 'epoch_2.pth')
+
+    out = run_tool('tools/train.py', MIXSKD, '--work-dir', str(killed), '--resume', '--cfg-options', *opts)
+    assert f'resumed epoch: 1, iter: {per_epoch}' in out.stdout + out.stderr
+    resumed = _losses(killed)
+    for it in range(per_epoch + 1, 3 * per_epoch + 1):
+        assert resumed[it] == pytest.approx(expected[it], rel=1e-6, abs=1e-6), f'iteration {it}'
