@@ -1,0 +1,25 @@
+"""Smoke test of ``benchmarks/bench_train_step.py``: it runs end to end and writes its JSON (no timing checks)."""
+import json
+
+from _helpers import run_tool
+
+
+def test_bench_train_step_writes_all_variants(tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = run_tool('benchmarks/bench_train_step.py', '--model', 'test_resnet', '--no-cifar-stem', '--batch', '4',
+                    '--img-size', '32', '--num-classes', '10', '--steps', '2', '--warmup', '1', '--json', str(out))
+    report = json.loads(out.read_text())
+    assert set(report['variants']) == {'ce', 'replicate', 'conv'}
+    for name, r in report['variants'].items():
+        assert name in proc.stdout
+        assert len(r['ms_step_all']) == 2
+        for key in ('params_m', 'ms_step', 'images_per_s', 'peak_mib', 'fwd_gmacs', 'time_ratio', 'memory_ratio'):
+            assert r[key] > 0, (name, key, r[key])
+    variants = report['variants']
+    # the MixSKD networks are bigger and run on 2B images: more parameters, memory and multiply-adds than CE
+    for name in ('replicate', 'conv'):
+        for key in ('params_m', 'peak_mib', 'fwd_gmacs'):
+            assert variants[name][key] > variants['ce'][key], (name, key)
+    infer = report['inference']
+    assert infer['deployable']['ms_forward'] > 0 and infer['timm']['ms_forward'] > 0
+    assert infer['max_abs_output_diff'] < 1e-4  # same weights, same network: the exported model is timm's
