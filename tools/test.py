@@ -11,6 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mixskd_mm  # noqa: E402,F401
 from mixskd_mm.utils.config import load_config  # noqa: E402
+from mixskd_mm.utils.data_check import check_data_paths  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,6 +31,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     cfg.load_from = args.checkpoint
+    check_data_paths(cfg, splits=('test',))
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -14,6 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import mixskd_mm  # noqa: E402,F401  (weights-only loading of mmengine checkpoints)
 from mixskd_mm.utils.config import add_safety_hooks, load_config  # noqa: E402
+from mixskd_mm.utils.data_check import check_data_paths  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -35,6 +36,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     add_safety_hooks(cfg)
+    check_data_paths(cfg, splits=('train', 'val'))
     if args.amp:
         from mixskd_mm.utils.config import enable_amp
         enable_amp(cfg)
