@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from mixskd_mm.registry import MODELS
 
@@ -42,6 +43,8 @@ class MixSKD(ImageClassifier):
         ce_loss, mix_ce_loss, kd_loss, feat_loss, adv_loss: loss module configs. ``adv_loss``
             gets ``in_channels`` and ``num_exits`` filled in; its ``loss_weight=0`` builds no
             discriminators. ``mix_ce_loss`` with ``loss_weight=0`` mimics the released CIFAR script.
+        exit_with_cp: gradient checkpointing of the auxiliary exits while training: their activations
+            are recomputed in the backward pass instead of stored (less memory, a longer step).
         data_preprocessor: defaults to ``ClsDataPreprocessor``.
         init_cfg: mmengine init config.
 
@@ -55,7 +58,8 @@ class MixSKD(ImageClassifier):
                  ce_loss: Dict = dict(type='OriginalCELoss'), mix_ce_loss: Dict = dict(type='MixupCELoss'),
                  kd_loss: Dict = dict(type='DistributionKDLoss', temperature=3.0),
                  feat_loss: Dict = dict(type='FeatureMapL2Loss'), adv_loss: Dict = dict(type='AdversarialFeatureLoss'),
-                 data_preprocessor: Optional[Dict] = None, init_cfg: Optional[Dict] = None) -> None:
+                 exit_with_cp: bool = False, data_preprocessor: Optional[Dict] = None,
+                 init_cfg: Optional[Dict] = None) -> None:
         super().__init__(backbone, num_classes, mix=None, alpha=alpha, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         stages = self.backbone.out_indices
@@ -63,6 +67,7 @@ class MixSKD(ImageClassifier):
             raise ValueError(f'MixSKD needs at least two backbone stages in out_indices, got {stages}')
         channels = self.backbone.out_channels[-1]
         self.exit_type = exit_type
+        self.exit_with_cp = exit_with_cp
         self.num_exits = len(stages)
         self.exits = nn.ModuleList(build_exit(exit_type, self.backbone, self.backbone_cfg, s) for s in stages[:-1])
         self.exit_heads = nn.ModuleList(LinearClsHead(channels, num_classes) for _ in stages[:-1])
@@ -83,7 +88,11 @@ class MixSKD(ImageClassifier):
     def exit_features(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """Final feature maps F_1..F_K of all exits (the backbone's last)."""
         stages = self.backbone(inputs)
-        return [ex(s) for ex, s in zip(self.exits, stages[:-1])] + [stages[-1]]
+        if self.exit_with_cp and self.training and torch.is_grad_enabled():
+            run = [checkpoint(ex, s, use_reentrant=False) for ex, s in zip(self.exits, stages[:-1])]
+        else:
+            run = [ex(s) for ex, s in zip(self.exits, stages[:-1])]
+        return run + [stages[-1]]
 
     def exit_logits(self, pooled: Sequence[torch.Tensor]) -> List[torch.Tensor]:
         """Logits z_1..z_K from pooled features (the backbone's classifier last)."""
