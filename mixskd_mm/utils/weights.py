@@ -31,7 +31,8 @@ def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
         path: a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` file.
 
     Returns:
-        ``(state_dict, metadata)``: tensors by name and the file's string metadata (safetensors only).
+        ``(state_dict, metadata)``: tensors by name and the file's string metadata (a safetensors file's metadata,
+        or the string entries of a checkpoint's ``meta`` dict, as ``tools/export_backbone.py`` writes them).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'weight file not found: {path!r}. Export one with '
@@ -49,13 +50,15 @@ def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
             f'If you trust the file, convert it once in a trusted session: '
             f'`torch.save(torch.load(PATH, weights_only=False)["state_dict"], OUT)`, or export a '
             f'safetensors backbone with tools/export_backbone.py. Details: {err}') from None
+    meta = obj.get('meta') if isinstance(obj, Mapping) else None
+    meta = {k: v for k, v in meta.items() if isinstance(v, str)} if isinstance(meta, Mapping) else {}
     for key in ('state_dict', 'model', 'module'):
         if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]
             break
     if not isinstance(obj, Mapping):
         raise TypeError(f'{path!r} holds a {type(obj).__name__}, not a state dict of tensors')
-    return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, {}
+    return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, meta
 
 
 def _strip(state: Mapping[str, torch.Tensor], prefix: str) -> StateDict:
@@ -92,7 +95,9 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     """Load ``state`` into ``module``, report the coverage, and raise unless every key is covered.
 
     Extra keys in the file (a classifier head, say) are reported and ignored; a missing key or a
-    shape mismatch is an error, because the module would silently keep random weights.
+    shape mismatch is an error, because the module would silently keep random weights. Extra keys
+    from a file recorded as another architecture are an error too: a deeper model of the same family
+    (``resnet34`` into ``resnet18``) covers every key and would otherwise load truncated.
 
     Args:
         module: the target module.
@@ -118,18 +123,19 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     print_log(f'loaded {source}: {len(matched)}/{len(own)} tensors matched (prefix {used!r}), '
               f'{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} shape mismatches',
               logger=logger)
-    if missing or mismatched:
+    other_arch = bool(file_arch and expected_arch and file_arch.split('.')[0] != expected_arch.split('.')[0])
+    if missing or mismatched or (other_arch and unexpected):
         arch = f' for {expected_arch}' if expected_arch else ''
         hint = ''
-        if file_arch and expected_arch and file_arch != expected_arch:
+        if other_arch:
             hint = f' The file was exported from {file_arch!r}, a different architecture.'
         elif not matched:
             hint = (f' No key matched under any common prefix {COMMON_PREFIXES}; pass the right `prefix` '
                     f'(file keys look like {list(state)[:3]}).')
         shapes = [f'{k}: file {tuple(stripped[k].shape)} vs model {tuple(own[k].shape)}' for k in mismatched[:3]]
         raise RuntimeError(
-            f'{source} does not cover the model{arch}: {len(matched)}/{len(own)} tensors matched; '
-            f'missing e.g. {missing[:5]}; shape mismatches e.g. {shapes}.{hint} '
+            f'{source} does not fit the model{arch}: {len(matched)}/{len(own)} tensors matched; '
+            f'missing e.g. {missing[:5]}; shape mismatches e.g. {shapes}; {len(unexpected)} unexpected.{hint} '
             f'Use a checkpoint of the same architecture (tools/export_backbone.py writes one).')
     module.load_state_dict({k: stripped[k] for k in matched}, strict=False)
     return report
