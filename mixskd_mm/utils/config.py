@@ -17,6 +17,30 @@ def parse_cfg_options(options: Optional[Sequence[str]]) -> dict:
     return ns.opts
 
 
+def add_common_args(parser) -> None:
+    """The options tools/train.py and tools/test.py share, with mm's names."""
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints (default: work_dirs/CONFIG_NAME)')
+    parser.add_argument('--cfg-options', nargs='+', metavar='KEY=VALUE', help='override config entries, mm style')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_cli(parser, argv=None):
+    """Parse ``argv``; exports ``LOCAL_RANK`` for launchers that pass ``--local-rank`` instead."""
+    import os
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_runner(cfg: Config):
+    """MMEngine's Runner, or the config's own ``runner_type``."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
 def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
     """Read a config (``mmdet::``/``mmseg::`` bases resolve), apply overrides, set work_dir and launcher.

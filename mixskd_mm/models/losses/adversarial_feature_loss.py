@@ -8,6 +8,7 @@ from torch import Tensor
 
 from mixskd_mm.registry import MODELS
 
+from ._base import WeightedLoss
 from ._functional import zero_loss
 
 
@@ -36,7 +37,7 @@ def grad_reverse(x: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class AdversarialFeatureLoss(nn.Module):
+class AdversarialFeatureLoss(WeightedLoss):
     """Adversarial alignment of the interpolated and Mixup feature maps (MixSKD loss term 5).
 
     Each exit ``k`` has a discriminator ``D_k: Linear(C, hidden) -> ReLU -> Linear(hidden, 1)`` on
@@ -73,20 +74,13 @@ class AdversarialFeatureLoss(nn.Module):
 
     def __init__(self, in_channels: int, num_exits: int, hidden: int = 128, loss_weight: float = 1.0,
                  loss_name: str = 'loss_adv') -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.in_channels = in_channels
         self.num_exits = num_exits
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
         num_discriminators = 0 if loss_weight == 0 else num_exits
         self.discriminators = nn.ModuleList(
             nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
             for _ in range(num_discriminators))
-
-    @property
-    def loss_name(self) -> str:
-        """Key under which the loss is logged."""
-        return self._loss_name
 
     @staticmethod
     def _pool(feat: Tensor) -> Tensor:

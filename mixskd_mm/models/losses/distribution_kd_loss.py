@@ -1,16 +1,16 @@
 """Distillation of class distributions between the interpolated and the Mixup view."""
 from typing import Sequence
 
-import torch.nn as nn
 from torch import Tensor
 
 from mixskd_mm.registry import MODELS
 
+from ._base import WeightedLoss
 from ._functional import kd_loss
 
 
 @MODELS.register_module()
-class DistributionKDLoss(nn.Module):
+class DistributionKDLoss(WeightedLoss):
     """Class-distribution distillation between the two views (MixSKD loss term 3).
 
     With ``KD(s <- t) = T^2 * batch-mean KL(softmax(t / T) || softmax(s / T))``, teacher detached::
@@ -43,17 +43,10 @@ class DistributionKDLoss(nn.Module):
     """
 
     def __init__(self, temperature: float = 3.0, loss_weight: float = 1.0, loss_name: str = 'loss_kd') -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         if temperature <= 0:
             raise ValueError(f'temperature must be positive, got {temperature}')
         self.temperature = temperature
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        """Key under which the loss is logged."""
-        return self._loss_name
 
     def forward(self, interp_logits: Sequence[Tensor], mixup_logits: Sequence[Tensor], teacher_interp: Tensor,
                 teacher_mixup: Tensor) -> Tensor:

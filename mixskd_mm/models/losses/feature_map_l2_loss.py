@@ -2,15 +2,16 @@
 from typing import Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
 from mixskd_mm.registry import MODELS
 
+from ._base import WeightedLoss
+
 
 @MODELS.register_module()
-class FeatureMapL2Loss(nn.Module):
+class FeatureMapL2Loss(WeightedLoss):
     """Feature-map distillation between the two views (MixSKD loss term 4).
 
     ``L_feat = sum_{k=1..K} MSE(F^_k, F~_k)``, each MSE a mean over all elements, where
@@ -36,14 +37,7 @@ class FeatureMapL2Loss(nn.Module):
     """
 
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_feat') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        """Key under which the loss is logged."""
-        return self._loss_name
+        super().__init__(loss_weight, loss_name)
 
     def forward(self, interp_feats: Sequence[Tensor], mixup_feats: Sequence[Tensor]) -> Tensor:
         """Compute the weighted loss.

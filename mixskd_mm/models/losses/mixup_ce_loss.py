@@ -1,16 +1,16 @@
 """Cross-entropy against the Mixup targets, for every exit and for the self-teacher."""
 from typing import Sequence, Union
 
-import torch.nn as nn
 from torch import Tensor
 
 from mixskd_mm.registry import MODELS
 
+from ._base import WeightedLoss
 from ._functional import mixed_ce, zero_loss
 
 
 @MODELS.register_module()
-class MixupCELoss(nn.Module):
+class MixupCELoss(WeightedLoss):
     """Mixup cross-entropy of every exit and of the self-teacher (MixSKD loss term 2).
 
     With ``MCE(z) = lam * CE(z, y) + (1 - lam) * CE(z, y[p])``::
@@ -45,15 +45,8 @@ class MixupCELoss(nn.Module):
 
     def __init__(self, include_self_teacher: bool = True, loss_weight: float = 1.0,
                  loss_name: str = 'loss_mix_ce') -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.include_self_teacher = include_self_teacher
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        """Key under which the loss is logged."""
-        return self._loss_name
 
     def forward(self, mixup_logits: Sequence[Tensor], teacher_logits: Sequence[Tensor], target: Tensor,
                 target_perm: Tensor, lam: Union[float, Tensor]) -> Tensor:

@@ -1,15 +1,16 @@
 """Cross-entropy of every exit on the original (un-mixed) images."""
 from typing import Sequence
 
-import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
 from mixskd_mm.registry import MODELS
 
+from ._base import WeightedLoss
+
 
 @MODELS.register_module()
-class OriginalCELoss(nn.Module):
+class OriginalCELoss(WeightedLoss):
     """Cross-entropy on the original images, summed over exits (MixSKD loss term 1).
 
     ``L_ce = sum_{k=1..K} CE(z_k(x), y)``, each CE a mean over the batch, where ``z_k(x)`` are the
@@ -32,14 +33,7 @@ class OriginalCELoss(nn.Module):
     """
 
     def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_ce') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        """Key under which the loss is logged."""
-        return self._loss_name
+        super().__init__(loss_weight, loss_name)
 
     def forward(self, logits: Sequence[Tensor], target: Tensor) -> Tensor:
         """Compute the weighted loss.
