@@ -45,6 +45,7 @@ TRANSFER_CONFIGS = {
     'segmentation': 'configs/demo/fpn_test-resnet_1xb8-300i_composed-fashion.py',
 }
 PRETRAIN_BATCH = 64  # the pretraining configs' batch size (for the progress bars' totals)
+SUBSET_SEED = 0  # seed of the balanced pretraining subset; the transfer scenes take only images outside it
 TRANSFER_METRIC = {'detection': 'coco/bbox_mAP', 'segmentation': 'mIoU'}
 _PROGRESS = re.compile(r'(?:Epoch\(train\)\s*\[(\d+)\])?\s*\[\s*(\d+)/(\d+)\]')
 
@@ -183,7 +184,8 @@ def pretrain(runner: Runner, method: str, seed: int, args: argparse.Namespace) -
     tag = f'{method.lower()}_seed{seed}'
     work = osp.join(args.out, 'work_dirs', tag)
     opts = [f'randomness.seed={seed}', f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}',
-            f'train_dataloader.dataset.num_per_class={args.per_class}', 'default_hooks.logger.interval=10',
+            f'train_dataloader.dataset.num_per_class={args.per_class}', f'train_dataloader.dataset.seed={SUBSET_SEED}',
+            'default_hooks.logger.interval=10',
             'default_hooks.checkpoint.max_keep_ckpts=1']
     opts += [f'{split}_dataloader.num_workers={args.workers}' for split in ('train', 'val')]
     if args.workers == 0:
@@ -298,7 +300,8 @@ def report_text(table: Dict, runs: Sequence[Dict], transfers: Sequence[Dict], da
     lines = [
         '# mixskd_mm demo: cross-entropy vs MixSKD, pretraining and transfer', '',
         f'Data: **{data["dataset"]["name"]}**. Pretraining on {args.per_class} training images per class '
-        f'({args.per_class * args.num_classes} images, a balanced subset, subset seed 0), top-1 on the held-out test '
+        f'({args.per_class * args.num_classes} images, a balanced subset, subset seed {SUBSET_SEED}), top-1 on the '
+        f'held-out test '
         f'split ({data["dataset"]["test_images"]} images). Backbone: timm `test_resnet`, {args.epochs} epochs, '
         f'seeds {seeds}. '
         f'Transfer: {data["counts"]["train"]["images"]} / {data["counts"]["val"]["images"]} composed '
@@ -498,7 +501,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         print(f'[demo] {source["name"]}: pretraining subset capped at {args.per_class} images per class', flush=True)
     data = write_composed_dataset(osp.join(args.out, 'composed'), **(dict(data_root=args.data_root) if args.data_root
                                                                       else {}),
-                                  num_per_class=args.per_class, subset_seed=0, num_train=args.scenes[0],
+                                  num_per_class=args.per_class, subset_seed=SUBSET_SEED, num_train=args.scenes[0],
                                   num_val=args.scenes[1])
     data.update(dataset=source, root=osp.join(args.out, 'composed'))
     timings['data (compose transfer scenes)'] = round(time.time() - start, 1)
