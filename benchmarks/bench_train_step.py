@@ -119,7 +119,8 @@ def interleaved_ms(fns: Dict[str, Callable[[], Any]], args: argparse.Namespace) 
 
 def build_model(name: str, args: argparse.Namespace) -> nn.Module:
     backbone = dict(type='TimmStageBackbone', model_name=args.model, cifar_stem=args.cifar_stem)
-    model = ImageClassifier(backbone, args.num_classes) if name == 'ce' else MixSKD(backbone, args.num_classes, name)
+    model = (ImageClassifier(backbone, args.num_classes) if name == 'ce'
+             else MixSKD(backbone, args.num_classes, name, exit_with_cp=args.exit_cp))
     return model.to(args.device, memory_format=args.memory_format).train()
 
 
@@ -242,6 +243,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-classes', type=int, default=100)
     p.add_argument('--amp', action='store_true', help='bf16 autocast on CPU, fp16 + GradScaler on CUDA')
     p.add_argument('--channels-last', action='store_true')
+    p.add_argument('--exit-cp', action='store_true', help='MixSKD exit_with_cp: recompute exit activations')
     p.add_argument('--threads', type=int, default=2, help='torch.set_num_threads')
     p.add_argument('--steps', type=int, default=20, help='timed steps per variant (after the warm-up)')
     p.add_argument('--warmup', type=int, default=5, help='untimed steps per variant')
