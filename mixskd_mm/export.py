@@ -6,13 +6,14 @@ through ``init_cfg=dict(type='Pretrained', checkpoint=FILE)``, and into plain
 """
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
+from mixskd_mm.utils.atomic_io import atomic_write_bytes
 from mixskd_mm.utils.weights import StateDict
 
 BACKBONE_PREFIX = 'backbone.'
@@ -61,19 +62,6 @@ def read_checkpoint(path: str) -> Tuple[Mapping[str, torch.Tensor], Mapping]:
     return ckpt, {}
 
 
-def _atomic_write(out: str, write) -> None:
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix=os.path.basename(out))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optional[Dict[str, str]] = None) -> str:
     """Write backbone tensors atomically: ``.safetensors`` (timm keys + string metadata) or ``.pth``.
 
@@ -83,11 +71,13 @@ def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optio
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = dict(metadata or {}, format='mixskd_mm.backbone')
     if out.endswith('.safetensors'):
-        from safetensors.torch import save_file
-        _atomic_write(out, lambda p: save_file(tensors, p, metadata=meta))
+        from safetensors.torch import save
+        atomic_write_bytes(save(tensors, metadata=meta), out)
     elif out.endswith(('.pth', '.pt')):
         payload = dict(state_dict={BACKBONE_PREFIX + k: v for k, v in tensors.items()}, meta=meta)
-        _atomic_write(out, lambda p: torch.save(payload, p))
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        atomic_write_bytes(buffer.getvalue(), out)
     else:
         raise ValueError(f'output must end in .safetensors or .pth, got {out!r}')
     return out
