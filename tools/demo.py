@@ -11,19 +11,17 @@ Every step runs the project's real tools as a user would, two at a time (one thr
    seed (same schedule, same seeds), then ``tools/export_backbone.py`` on each last checkpoint;
 3. transfer: ``tools/train.py configs/demo/retinanet_...py`` and ``configs/demo/deeplabv3_...py`` from the
    exported CE and MixSKD backbones of the first seed (box mAP on held-out scenes, mIoU);
-4. report: a table in the terminal, ``report.md``, ``results.json`` and PNG plots in ``--out``.
+4. report: a table in the terminal, ``report.md``, ``results.json`` and PNG plots in ``--out``
+   (``tools/demo_report.py``).
 
 Numbers are reported as measured. The test split is evaluated once, at the end of each run; nothing is tuned on it.
 """
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import os
 import os.path as osp
 import re
-import statistics
 import subprocess
 import sys
 import threading
@@ -35,7 +33,21 @@ from tqdm import tqdm
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-METHODS = ('CE', 'MixSKD')
+if osp.dirname(osp.abspath(__file__)) not in sys.path:  # loaded by path (the tests), not run as a script
+    sys.path.append(osp.dirname(osp.abspath(__file__)))
+
+from demo_report import (  # noqa: E402
+    METHODS,
+    SUBSET_SEED,
+    curve,
+    last_value,
+    report_text,
+    scalars,
+    summarise,
+    write_plots,
+    write_results,
+)
+
 PRETRAIN_CONFIGS = {
     'CE': 'configs/mixskd/ce_test-resnet_1xb64-10e_fashion-mnist.py',
     'MixSKD': 'configs/mixskd/mixskd_test-resnet_1xb64-10e_fashion-mnist.py',
@@ -45,7 +57,6 @@ TRANSFER_CONFIGS = {
     'segmentation': 'configs/demo/fpn_test-resnet_1xb8-300i_composed-fashion.py',
 }
 PRETRAIN_BATCH = 64  # the pretraining configs' batch size (for the progress bars' totals)
-SUBSET_SEED = 0  # seed of the balanced pretraining subset; the transfer scenes take only images outside it
 TRANSFER_METRIC = {'detection': 'coco/bbox_mAP', 'segmentation': 'mIoU'}
 _PROGRESS = re.compile(r'(?:Epoch\(train\)\s*\[(\d+)\])?\s*\[\s*(\d+)/(\d+)\]')
 
@@ -141,30 +152,6 @@ def run_parallel(tasks: Sequence[Callable[[], Dict]], jobs: int, overall: tqdm, 
                 f.cancel()
             raise failed[0].exception()
         return [f.result() for f in futures]
-
-
-# -- reading results ------------------------------------------------------------------------------------------
-def scalars(work_dir: str) -> List[Dict]:
-    """Every record of the newest ``scalars.json`` of a run (mmengine's LocalVisBackend)."""
-    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not logs:
-        raise RuntimeError(f'no scalars.json in {work_dir}')
-    with open(logs[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def last_value(records: Sequence[Dict], key: str) -> float:
-    """The last logged value of ``key``."""
-    values = [r[key] for r in records if key in r]
-    if not values:
-        raise RuntimeError(f'{key!r} was never logged')
-    return float(values[-1])
-
-
-def curve(records: Sequence[Dict], key: str = 'loss') -> Dict[str, List[float]]:
-    """``{'step': [...], 'value': [...]}`` of the training records that log ``key``."""
-    rows = [r for r in records if key in r and 'step' in r]
-    return dict(step=[r['step'] for r in rows], value=[float(r[key]) for r in rows])
 
 
 # -- the steps ------------------------------------------------------------------------------------------------
@@ -275,183 +262,6 @@ def transfer(runner: Runner, task: str, method: str, backbone: str, data: Dict, 
                 loss=curve(records))
 
 
-# -- the report -----------------------------------------------------------------------------------------------
-def summarise(runs: Sequence[Dict], transfers: Sequence[Dict]) -> Dict[str, Dict]:
-    """Per method: top-1 mean and sample std over seeds, box mAP, mIoU and summed wall times."""
-    table = {}
-    for method in METHODS:
-        accs = [r['top1'] for r in runs if r['method'] == method]
-        row = dict(top1_mean=statistics.mean(accs), top1_std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                   top1_runs=accs, seeds=len(accs),
-                   pretrain_seconds=round(sum(r['train_seconds'] for r in runs if r['method'] == method), 1))
-        for t in transfers:
-            if t['method'] == method:
-                key = 'box_mAP' if t['task'] == 'detection' else 'mIoU'
-                row[key], row[f'{t["task"]}_seconds'] = t['value'], t['seconds']
-        table[method] = row
-    return table
-
-
-def report_text(table: Dict, runs: Sequence[Dict], transfers: Sequence[Dict], data: Dict, timings: Dict,
-                args: argparse.Namespace) -> str:
-    """``report.md``: the data, the results table, per-run numbers, the wall time of every step."""
-    ce, mix = table['CE'], table['MixSKD']
-    seeds = ', '.join(str(s) for s in args.seeds)
-    lines = [
-        '# mixskd_mm demo: cross-entropy vs MixSKD, pretraining and transfer', '',
-        f'Data: **{data["dataset"]["name"]}**. Pretraining on {args.per_class} training images per class '
-        f'({args.per_class * args.num_classes} images, a balanced subset, subset seed {SUBSET_SEED}), top-1 on the '
-        f'held-out test '
-        f'split ({data["dataset"]["test_images"]} images). Backbone: timm `test_resnet`, {args.epochs} epochs, '
-        f'seeds {seeds}. '
-        f'Transfer: {data["counts"]["train"]["images"]} / {data["counts"]["val"]["images"]} composed '
-        f'{data["image_size"]}x{data["image_size"]} scenes (train / val) with '
-        f'{data["counts"]["train"]["objects"]} / {data["counts"]["val"]["objects"]} objects of '
-        f'{len(data["classes"])} classes ({", ".join(data["classes"])}), taken from training images outside the '
-        f'pretraining subset and pasted on scikit-image photos; fine-tuned from the seed-{args.seeds[0]} backbones '
-        f'({args.det_iters} / {args.seg_iters} iterations).', '',
-        '| backbone pretraining | top-1 (%) mean ± std | box mAP (%) | mIoU (%) | pretraining time (s) |',
-        '|---|---|---|---|---|',
-    ]
-    for method, row in table.items():
-        lines.append(f'| {method} | {row["top1_mean"]:.2f} ± {row["top1_std"]:.2f} (n={row["seeds"]}) | '
-                     f'{row["box_mAP"]:.1f} | {row["mIoU"]:.2f} | {row["pretrain_seconds"]:.0f} |')
-    diff = mix['top1_mean'] - ce['top1_mean']
-    verdict = 'above' if diff > 0 else 'not above'
-    lines += ['', f'MixSKD - CE: top-1 {diff:+.2f} points (seed mean, MixSKD {verdict} CE), box mAP '
-              f'{mix["box_mAP"] - ce["box_mAP"]:+.1f}, mIoU {mix["mIoU"] - ce["mIoU"]:+.2f}. Std is the sample '
-              f'standard deviation over seeds; transfer numbers are single fine-tunes.', '',
-              '## Pretraining runs', '', '| method | seed | top-1 | top-5 | first loss | last loss | train (s) |',
-              '|---|---|---|---|---|---|---|']
-    lines += [f'| {r["method"]} | {r["seed"]} | {r["top1"]:.2f} | {r["top5"]:.2f} | {r["first_loss"]:.3f} | '
-              f'{r["last_loss"]:.3f} | {r["train_seconds"]:.0f} |' for r in runs]
-    lines += ['', 'The loss of a MixSKD run is its whole objective (five terms, every exit), so it is not on the '
-              'scale of the CE loss.', '', '## Transfer runs', '', '| task | backbone | metric | value | time (s) |',
-              '|---|---|---|---|---|']
-    lines += [f'| {t["task"]} | {t["method"]} | {t["metric"]} | {t["value"]:.2f} | {t["seconds"]:.0f} |'
-              for t in transfers]
-    lines += ['', '## Wall time', '', '| step | seconds |', '|---|---|']
-    lines += [f'| {step} | {seconds:.0f} |' for step, seconds in timings.items()]
-    lines += ['', f'Jobs: {args.jobs} at a time, {args.threads} thread(s) each. Plots: `loss_curves.png`, '
-              '`results.png`, `predictions_detection.png`, `predictions_segmentation.png`. Logs in `logs/`.']
-    return '\n'.join(lines) + '\n'
-
-
-def plot_curves(runs: Sequence[Dict], transfers: Sequence[Dict], path: str) -> None:
-    """Training losses: the pretraining runs of both methods, and the fine-tunes from both backbones."""
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    for ax, method in zip(axes[0], METHODS):
-        for r in (r for r in runs if r['method'] == method):
-            c = curve(scalars(r['work_dir']))
-            ax.plot(c['step'], c['value'], label=f'seed {r["seed"]}')
-        ax.set(title=f'{method} pretraining: training loss', xlabel='iteration', ylabel='loss')
-        ax.legend()
-    for ax, task in zip(axes[1], ('detection', 'segmentation')):
-        for t in (t for t in transfers if t['task'] == task):
-            ax.plot(t['loss']['step'], t['loss']['value'], label=f'{t["method"]} backbone')
-        ax.set(title=f'{task} fine-tune: training loss', xlabel='iteration', ylabel='loss')
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def plot_results(table: Dict, path: str) -> None:
-    """Bars of top-1 (mean ± std over seeds), box mAP and mIoU for both methods."""
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-    panels = (('top1_mean', 'top1_std', 'backbone top-1 (%)'), ('box_mAP', None, 'box mAP (%)'),
-              ('mIoU', None, 'mIoU (%)'))
-    for ax, (key, err, title) in zip(axes, panels):
-        values = [table[m][key] for m in METHODS]
-        bars = ax.bar(METHODS, values, yerr=[table[m][err] for m in METHODS] if err else None, capsize=6,
-                      color=['tab:gray', 'tab:blue'])
-        ax.bar_label(bars, fmt='%.2f', padding=3)
-        ax.set(title=title, ylim=(min(values) * 0.9 if key == 'top1_mean' else 0, max(values) * 1.12 + 1e-6))
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def _val_images(data: Dict, count: int) -> List[str]:
-    return sorted(glob.glob(osp.join(data['root'], 'images', 'val', '*.png')))[:count]
-
-
-def plot_predictions(transfers: Sequence[Dict], data: Dict, out: str, count: int = 4, score_thr: float = 0.3) -> None:
-    """Draw the fine-tuned models' predictions on a few validation scenes next to the ground truth.
-
-    The models are loaded in this process with mmdet's ``init_detector`` / mmseg's ``init_model`` from the configs
-    and checkpoints the fine-tunes wrote.
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from matplotlib.patches import Rectangle
-    from PIL import Image
-    images = _val_images(data, count)
-    arrays = [np.asarray(Image.open(p).convert('RGB')) for p in images]
-    with open(osp.join(data['root'], data['ann_files']['val'])) as f:
-        coco = json.load(f)
-    by_name = {im['file_name']: im['id'] for im in coco['images']}
-    colours = plt.get_cmap('tab10')
-    for task in ('detection', 'segmentation'):
-        runs = [t for t in transfers if t['task'] == task]
-        fig, axes = plt.subplots(1 + len(runs), len(images), figsize=(2.6 * len(images), 2.7 * (1 + len(runs))),
-                                 squeeze=False)
-        for col, (path, image) in enumerate(zip(images, arrays)):
-            if task == 'detection':
-                gt = [(a['bbox'], a['category_id'] - 1, None) for a in coco['annotations']
-                      if a['image_id'] == by_name[osp.basename(path)]]
-                rows = [('ground truth', gt)] + [(f'{t["method"]} backbone', _detect(t, path, score_thr))
-                                                 for t in runs]
-                for row, (title, boxes) in enumerate(rows):
-                    ax = axes[row][col]
-                    ax.imshow(image)
-                    for (x, y, w, h), label, score in boxes:
-                        ax.add_patch(Rectangle((x, y), w, h, fill=False, lw=1.5, color=colours(label)))
-                        text = data['classes'][label] + (f' {score:.2f}' if score is not None else '')
-                        ax.text(x, y - 1, text, color='white', fontsize=6, bbox=dict(fc=colours(label), pad=0.5, lw=0))
-                    ax.set_title(title, fontsize=8)
-            else:
-                gt = np.asarray(Image.open(path.replace(f'{os.sep}images{os.sep}', f'{os.sep}labels{os.sep}')))
-                rows = [('ground truth', gt)] + [(f'{t["method"]} backbone', _segment(t, path)) for t in runs]
-                for row, (title, seg) in enumerate(rows):
-                    ax = axes[row][col]
-                    overlay = image.copy()
-                    for label in range(1, len(data['classes']) + 1):
-                        colour = np.array(colours(label - 1)[:3]) * 255
-                        overlay[seg == label] = (0.4 * overlay[seg == label] + 0.6 * colour).astype(np.uint8)
-                    ax.imshow(overlay)
-                    ax.set_title(title, fontsize=8)
-        for ax in axes.flat:
-            ax.axis('off')
-        fig.tight_layout()
-        fig.savefig(osp.join(out, f'predictions_{task}.png'), dpi=90)
-        plt.close(fig)
-
-
-_MODELS: Dict[str, object] = {}
-
-
-def _detect(run: Dict, image: str, score_thr: float) -> List:
-    """``[([x, y, w, h], label, score), ...]`` of a fine-tuned detector on one image file."""
-    from mmdet.apis import inference_detector, init_detector
-    if run['checkpoint'] not in _MODELS:
-        _MODELS[run['checkpoint']] = init_detector(run['config'], run['checkpoint'], device='cpu')
-    pred = inference_detector(_MODELS[run['checkpoint']], image).pred_instances
-    keep = pred.scores >= score_thr
-    return [([x1, y1, x2 - x1, y2 - y1], int(label), float(score)) for (x1, y1, x2, y2), label, score in
-            zip(pred.bboxes[keep].tolist(), pred.labels[keep].tolist(), pred.scores[keep].tolist())]
-
-
-def _segment(run: Dict, image: str):
-    """The predicted label map of a fine-tuned segmentor on one image file."""
-    from mmseg.apis import inference_model, init_model
-    if run['checkpoint'] not in _MODELS:
-        _MODELS[run['checkpoint']] = init_model(run['config'], run['checkpoint'], device='cpu')
-    return inference_model(_MODELS[run['checkpoint']], image).pred_sem_seg.data[0].numpy()
-
-
 # -- main -----------------------------------------------------------------------------------------------------
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The command line; ``--quick`` shrinks every default for a test run."""
@@ -529,25 +339,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     overall.set_postfix_str('report')
     t0 = time.time()
     table = summarise(runs, transfers)
-    import matplotlib
-    matplotlib.use('Agg')
-    import mixskd_mm  # noqa: F401  (weights-only loading of the fine-tuned checkpoints)
-    plot_curves(runs, transfers, osp.join(args.out, 'loss_curves.png'))
-    plot_results(table, osp.join(args.out, 'results.png'))
-    plot_predictions(transfers, data, args.out)
+    write_plots(runs, transfers, table, data, args.out)
     timings['report (plots, predictions)'] = round(time.time() - t0, 1)
     timings['total'] = round(time.time() - start, 1)
     overall.update(1)
     overall.close()
 
     text = report_text(table, runs, transfers, data, timings, args)
-    with open(osp.join(args.out, 'report.md'), 'w') as f:
-        f.write(text)
-    results = dict(data={k: v for k, v in data.items() if k != 'sources'}, summary=table, runs=runs,
-                   transfer=[{k: v for k, v in t.items() if k != 'loss'} for t in transfers], timings=timings,
-                   settings={k: v for k, v in vars(args).items()}, wall_seconds=timings['total'])
-    with open(osp.join(args.out, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2)
+    results = write_results(text, table, runs, transfers, data, timings, args)
     print(text)
     print(f'[demo] wrote {args.out}/report.md, results.json and plots in {timings["total"]:.0f} s', flush=True)
     return results
