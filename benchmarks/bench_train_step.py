@@ -1,7 +1,9 @@
 """Cost of one MixSKD training step against plain cross-entropy: same backbone, batch and input.
 
-Variants ``ce`` (``ImageClassifier``, CE on B images) and ``replicate`` / ``conv`` (``MixSKD`` with that
-``exit_type``, one forward on 2B images) run in ONE process, interleaved step by step after a warm-up. A
+Variants ``ce`` (``ImageClassifier``, CE on B images), ``replicate`` / ``conv`` (``MixSKD`` with that
+``exit_type``, one forward on 2B images) and ``replicate-lowmem`` (``replicate`` with selective recomputation,
+``with_cp='selective'`` in backbone and exits: convolution outputs kept, norms and activations recomputed in
+the backward pass) run in ONE process, interleaved step by step after a warm-up. A
 step is mmengine's ``train_step`` after preprocessing: ``model.loss(x, y)``, sum of the ``'loss'`` entries,
 backward, SGD step, zero_grad. Reported: parameters, median ms per step, images/s (the B originals a step
 consumes), peak memory of a steady-state step, forward multiply-adds of a step (``FlopCounterMode``).
@@ -25,7 +27,7 @@ Usage (from the repository root)::
     python benchmarks/bench_train_step.py --runs ce,conv --model test_resnet --no-cifar-stem  # a subset, tiny model
 
 Targets, printed beside the ratios and never asserted: step time replicate/CE <= 4.0x, conv/CE <= 2.5x;
-peak memory replicate/CE <= 2.5x.
+peak memory replicate/CE <= 2.5x (for both replicate variants).
 """
 from __future__ import annotations
 
@@ -34,55 +36,22 @@ import json
 import logging
 import statistics
 import time
-import weakref
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import timm
 import torch
 from mmengine.logging import MMLogger
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from mixskd_mm.models.classifiers import ImageClassifier, MixSKD
+from mixskd_mm.utils.memory import LiveTensorBytes
 
-VARIANTS = ('ce', 'replicate', 'conv')
-TARGETS = {'replicate': dict(time=4.0, memory=2.5), 'conv': dict(time=2.5)}
-
-
-class LiveTensorBytes(TorchDispatchMode):
-    """Bytes of live tensor storages: the ``tensors`` given (alive before the step) and every storage an op
-    returns while the mode is active, each counted once (views share it) until a weakref callback sees it freed.
-    """
-
-    def __init__(self, tensors: Iterable[torch.Tensor]) -> None:
-        super().__init__()
-        self.live: Dict[int, weakref.ref] = {}
-        self.current = self.peak = 0
-        for t in tensors:
-            self._add(t)
-
-    def _add(self, tensor: torch.Tensor) -> None:
-        storage = tensor.untyped_storage()
-        key, n = id(storage), storage.nbytes()
-        if key not in self.live:
-            self.live[key] = weakref.ref(storage, lambda _, key=key, n=n: self._drop(key, n))
-            self.current += n
-            self.peak = max(self.peak, self.current)
-
-    def _drop(self, key: int, n: int) -> None:
-        self.live.pop(key, None)
-        self.current -= n
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor):
-                self._add(t)
-        return out
+VARIANTS = ('ce', 'replicate', 'conv', 'replicate-lowmem')
+TARGETS = {'replicate': dict(time=4.0, memory=2.5), 'conv': dict(time=2.5),
+           'replicate-lowmem': dict(time=4.0, memory=2.5)}
 
 
 @dataclass
@@ -119,8 +88,12 @@ def interleaved_ms(fns: Dict[str, Callable[[], Any]], args: argparse.Namespace) 
 
 def build_model(name: str, args: argparse.Namespace) -> nn.Module:
     backbone = dict(type='TimmStageBackbone', model_name=args.model, cifar_stem=args.cifar_stem)
-    model = (ImageClassifier(backbone, args.num_classes) if name == 'ce'
-             else MixSKD(backbone, args.num_classes, name, exit_with_cp=args.exit_cp))
+    if name == 'ce':
+        model = ImageClassifier(backbone, args.num_classes)
+    elif name == 'replicate-lowmem':  # selective recomputation in backbone and exits
+        model = MixSKD(dict(backbone, with_cp='selective'), args.num_classes, 'replicate', exit_with_cp='selective')
+    else:
+        model = MixSKD(dict(backbone, with_cp=args.cp), args.num_classes, name, exit_with_cp=args.cp)
     return model.to(args.device, memory_format=args.memory_format).train()
 
 
@@ -219,11 +192,11 @@ def print_report(report: Dict[str, Any]) -> None:
         met = '' if target is None else f' (target <= {target}x: {"met" if value <= target else "MISSED"})'
         return f'{value:.2f}x{met}'
 
-    print(f'{"variant":<10} {"params M":>8} {"ms/step":>9} {"img/s":>7}  {"time vs CE":<28} {"peak MiB":>9}  '
+    print(f'{"variant":<16} {"params M":>8} {"ms/step":>9} {"img/s":>7}  {"time vs CE":<28} {"peak MiB":>9}  '
           f'{"memory vs CE":<28} {"fwd GMACs":>9} {"MACs vs CE":>10}')
     for name, r in report['variants'].items():
         t = r['targets']
-        print(f'{name:<10} {r["params_m"]:>8.1f} {r["ms_step"]:>9.1f} {r["images_per_s"]:>7.1f}  '
+        print(f'{name:<16} {r["params_m"]:>8.1f} {r["ms_step"]:>9.1f} {r["images_per_s"]:>7.1f}  '
               f'{ratio(r["time_ratio"], t.get("time")):<28} {r["peak_mib"]:>9.1f}  '
               f'{ratio(r["memory_ratio"], t.get("memory")):<28} {r["fwd_gmacs"]:>9.2f} {ratio(r["macs_ratio"]):>10}')
     timed = ', '.join(f'{n} {infer[n]["ms_forward"]:.1f} ({infer[n]["images_per_s"]:.0f} img/s)'
@@ -243,7 +216,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--num-classes', type=int, default=100)
     p.add_argument('--amp', action='store_true', help='bf16 autocast on CPU, fp16 + GradScaler on CUDA')
     p.add_argument('--channels-last', action='store_true')
-    p.add_argument('--exit-cp', action='store_true', help='MixSKD exit_with_cp: recompute exit activations')
+    p.add_argument('--cp', choices=('none', 'full', 'selective'), default='none',
+                   help="recomputation (backbone with_cp and MixSKD exit_with_cp) of the replicate and conv "
+                        "variants; replicate-lowmem always uses 'selective'")
     p.add_argument('--threads', type=int, default=2, help='torch.set_num_threads')
     p.add_argument('--steps', type=int, default=20, help='timed steps per variant (after the warm-up)')
     p.add_argument('--warmup', type=int, default=5, help='untimed steps per variant')
@@ -251,6 +226,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--json', help='also write the results to this file')
     args = p.parse_args(argv)
     args.runs = [r.strip() for r in args.runs.split(',') if r.strip()]
+    args.cp = False if args.cp == 'none' else args.cp
     if not args.runs or any(r not in VARIANTS for r in args.runs) or args.steps < 1 or args.warmup < 0:
         p.error(f'--runs takes a comma-separated subset of {VARIANTS}; --steps >= 1; --warmup >= 0')
     args.amp_dtype = torch.bfloat16 if args.device == 'cpu' else torch.float16

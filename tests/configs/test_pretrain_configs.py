@@ -57,3 +57,22 @@ def test_config_trains_two_iterations_and_validates(config, tmp_path, fake_cifar
         assert any(k.startswith('adv_loss.discriminators.') for k in saved)  # trained and saved
     assert os.path.isfile(tmp_path / 'backbone.safetensors')
     assert os.path.isfile(tmp_path / 'epoch_1.pth')
+
+
+def _train_losses(work_dir, config, opts):
+    run_tool('tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *opts)
+    log = glob.glob(str(work_dir / '*' / 'vis_data' / 'scalars.json'))[0]
+    return [json.loads(line) for line in open(log) if '"loss"' in line]
+
+
+def test_selective_recomputation_from_the_command_line_trains_the_same(tmp_path, fake_fashion_mnist):
+    """``with_cp='selective'`` in backbone and exits via --cfg-options: the same losses, iteration by iteration."""
+    config = os.path.join(ROOT, 'configs', 'mixskd', 'mixskd_test-resnet_1xb64-10e_fashion-mnist.py')
+    opts = _options(config, None, None, fake_fashion_mnist) + ['randomness.seed=3']
+    plain = _train_losses(tmp_path / 'plain', config, opts)
+    selective = _train_losses(tmp_path / 'selective', config,
+                              opts + ['model.backbone.with_cp=selective', 'model.exit_with_cp=selective'])
+    assert len(plain) == len(selective) == 2
+    for a, b in zip(plain, selective):
+        for key in ('loss', 'loss_ce', 'loss_mix_ce', 'loss_kd', 'loss_feat', 'loss_adv'):
+            assert abs(a[key] - b[key]) <= 1e-4 * max(1.0, abs(a[key])), (key, a[key], b[key])

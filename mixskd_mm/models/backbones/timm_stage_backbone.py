@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import timm
 import torch
@@ -10,10 +10,11 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
-from torch.utils.checkpoint import checkpoint
 
 from mixskd_mm.registry import MODELS
 from mixskd_mm.utils.weights import load_weights_file
+
+from ..recompute import CpMode, check_cp_mode, run_checkpointed
 
 
 def create_timm_model(model_name: str, **kwargs) -> nn.Module:
@@ -77,7 +78,10 @@ class TimmStageBackbone(BaseModule):
         norm_cfg: ``dict(type='BN' | 'SyncBN' | 'FrozenBN', requires_grad=True)``.
         output_stride: 8 or 16 dilates the last stages (DeepLab); ``None`` keeps the model's own.
         cifar_stem: for ResNets, a 3x3 stride-1 stem conv and no max-pool (32x32 inputs).
-        with_cp: gradient checkpointing of every unit while training.
+        with_cp: activation recomputation while training (:mod:`mixskd_mm.models.recompute`): ``True``
+            checkpoints every unit (mmdet's ``with_cp``); ``'selective'`` keeps convolution outputs and
+            recomputes norms and activations, one region per timm stage (about half the activation
+            memory of a ResNet for a few per cent of step time).
         in_chans: input channels.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=FILE, prefix=...)`` is
             loaded with the same strict coverage check as ``pretrained``.
@@ -92,7 +96,7 @@ class TimmStageBackbone(BaseModule):
     def __init__(self, model_name: str, out_indices: Sequence[int] = (1, 2, 3, 4),
                  pretrained: Union[bool, str, None] = False, frozen_stages: int = -1, norm_eval: bool = False,
                  norm_cfg: Optional[Dict] = None, output_stride: Optional[int] = None, cifar_stem: bool = False,
-                 with_cp: bool = False, in_chans: int = 3, init_cfg: Optional[Union[Dict, List[Dict]]] = None,
+                 with_cp: CpMode = False, in_chans: int = 3, init_cfg: Optional[Union[Dict, List[Dict]]] = None,
                  **timm_kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
         if output_stride not in (None, 8, 16, 32):
@@ -123,7 +127,7 @@ class TimmStageBackbone(BaseModule):
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        self.with_cp = with_cp
+        self.with_cp = check_cp_mode(with_cp)
         self.cifar_stem = cifar_stem
         self.output_stride = output_stride
         self.stage_modules = [f['module'] for f in info]
@@ -232,15 +236,39 @@ class TimmStageBackbone(BaseModule):
         super().init_weights()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        wanted = {self.stage_unit_index[i]: pos for pos, i in enumerate(self.out_indices)}
-        outs: List[Optional[torch.Tensor]] = [None] * len(self.out_indices)
-        for idx, name in enumerate(self.units):
-            unit = self.get_submodule(name)
-            # parameter-free units (an in-place activation, a pool) are cheap and may modify their input
-            if self.with_cp and self.training and x.requires_grad and next(unit.parameters(), None) is not None:
-                x = checkpoint(unit, x, use_reentrant=False)
-            else:
-                x = unit(x)
-            if idx in wanted:
-                outs[wanted[idx]] = x
-        return tuple(outs)
+        return tuple(self.forward_stages(x))
+
+    def forward_stages(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
+        """Yield the ``out_indices`` feature maps one at a time, as the forward pass reaches each.
+
+        Lets a caller run work on stage k (MixSKD's exit k) before the later stages, so that in the
+        backward pass that work's activations are freed before the earlier stages' are needed.
+        """
+        wanted = {self.stage_unit_index[i] for i in self.out_indices}
+        for first, last in self._regions():
+            x = self._run_region(self.units[first:last + 1], x)
+            if last in wanted:
+                yield x
+
+    def _regions(self) -> List[Tuple[int, int]]:
+        """(first, last) unit indices run as one piece: a timm stage for ``'selective'``, else one unit."""
+        if self.with_cp != 'selective':
+            return [(i, i) for i in range(len(self.units))]
+        ends = sorted({i for i in self.stage_unit_index if i < len(self.units)} | {len(self.units) - 1})
+        return [(first, last) for first, last in zip([0] + [e + 1 for e in ends[:-1]], ends)]
+
+    def _run_region(self, names: Sequence[str], x: torch.Tensor) -> torch.Tensor:
+        units = [self.get_submodule(n) for n in names]
+        params = [p for u in units for p in u.parameters()]
+        # parameter-free units (an in-place activation, a pool) are cheap and may modify their input;
+        # frozen units need no recomputation
+        if (not self.with_cp or not self.training or not torch.is_grad_enabled() or not params
+                or not (x.requires_grad or any(p.requires_grad for p in params))):
+            return _run_units(units, x)
+        return run_checkpointed(lambda t: _run_units(units, t), x, self.with_cp)
+
+
+def _run_units(units: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for unit in units:
+        x = unit(x)
+    return x
