@@ -1,12 +1,14 @@
 """Cost of one MixSKD training step against plain cross-entropy: same backbone, batch and input.
 
-Variants ``ce`` (``ImageClassifier``, CE on B images), ``replicate`` / ``conv`` (``MixSKD`` with that
-``exit_type``, one forward on 2B images) and ``replicate-lowmem`` (``replicate`` with selective recomputation,
-``with_cp='selective'`` in backbone and exits: convolution outputs kept, norms and activations recomputed in
-the backward pass) run in ONE process, interleaved step by step after a warm-up. A
-step is mmengine's ``train_step`` after preprocessing: ``model.loss(x, y)``, sum of the ``'loss'`` entries,
-backward, SGD step, zero_grad. Reported: parameters, median ms per step, images/s (the B originals a step
-consumes), peak memory of a steady-state step, forward multiply-adds of a step (``FlopCounterMode``).
+Variants ``ce`` (``ImageClassifier``, CE on B images); ``ce-2b`` (the same on the 2B images a MixSKD step
+forwards: how this machine's step cost scales with batch size, the floor under MixSKD's time ratio);
+``replicate`` / ``conv`` (``MixSKD`` with that ``exit_type``, one forward on 2B images); ``replicate-lowmem``
+(``replicate`` with selective recomputation, ``with_cp='selective'`` in backbone and exits: convolution
+outputs kept, norms and activations recomputed in the backward pass) run in ONE process, interleaved step by
+step after a warm-up. A step is mmengine's ``train_step`` after preprocessing: ``model.loss(x, y)``, sum of
+the ``'loss'`` entries, backward, SGD step, zero_grad. Reported: parameters, median ms per step, images/s
+(the B originals a step consumes), peak memory of a steady-state step, forward multiply-adds of a step
+(``FlopCounterMode``).
 
 Peak memory = bytes of live tensor storages (parameters, buffers, optimiser state, inputs, and all the
 step allocates) at their highest. CUDA: ``torch.cuda.max_memory_allocated`` above the memory allocated
@@ -49,7 +51,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from mixskd_mm.models.classifiers import ImageClassifier, MixSKD
 from mixskd_mm.utils.memory import LiveTensorBytes
 
-VARIANTS = ('ce', 'replicate', 'conv', 'replicate-lowmem')
+VARIANTS = ('ce', 'ce-2b', 'replicate', 'conv', 'replicate-lowmem')
 TARGETS = {'replicate': dict(time=4.0, memory=2.5), 'conv': dict(time=2.5),
            'replicate-lowmem': dict(time=4.0, memory=2.5)}
 
@@ -88,7 +90,7 @@ def interleaved_ms(fns: Dict[str, Callable[[], Any]], args: argparse.Namespace) 
 
 def build_model(name: str, args: argparse.Namespace) -> nn.Module:
     backbone = dict(type='TimmStageBackbone', model_name=args.model, cifar_stem=args.cifar_stem)
-    if name == 'ce':
+    if name in ('ce', 'ce-2b'):
         model = ImageClassifier(backbone, args.num_classes)
     elif name == 'replicate-lowmem':  # selective recomputation in backbone and exits
         model = MixSKD(dict(backbone, with_cp='selective'), args.num_classes, 'replicate', exit_with_cp='selective')
@@ -149,7 +151,8 @@ def inference(args: argparse.Namespace, mixskd: MixSKD, x: torch.Tensor) -> Dict
         ref.load_state_dict(weights)
     ref = ref.to(args.device, memory_format=args.memory_format).eval()
     with torch.no_grad(), torch.autocast(args.device, dtype=args.amp_dtype, enabled=args.amp):
-        times = interleaved_ms(dict(deployable=lambda: deploy(x), timm=lambda: ref(x)), args)
+        rounds = argparse.Namespace(**dict(vars(args), steps=max(args.steps, 20)))  # cheap: time more calls
+        times = interleaved_ms(dict(deployable=lambda: deploy(x), timm=lambda: ref(x)), rounds)
         gap = (deploy(x).float() - ref(x).float()).abs().max().item() if same_keys else None
     out = {name: dict(ms_forward=statistics.median(t), images_per_s=x.size(0) / statistics.median(t) * 1e3)
            for name, t in times.items()}
@@ -161,15 +164,18 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, args.img_size, args.img_size).to(args.device, memory_format=args.memory_format)
     y = torch.randint(0, args.num_classes, (args.batch,)).to(args.device)
+    # ce-2b: plain CE on the 2B images a MixSKD step forwards (the batch repeated), to show how this machine's
+    # step cost scales with batch size -- the floor under MixSKD's own time ratio
+    data = {name: (torch.cat([x, x]), torch.cat([y, y])) if name == 'ce-2b' else (x, y) for name in args.runs}
     runs = [build_run(name, args) for name in args.runs]
-    times = interleaved_ms({run.name: partial(train_step, run, x, y, args) for run in runs}, args)
+    times = interleaved_ms({run.name: partial(train_step, run, *data[run.name], args) for run in runs}, args)
     results: Dict[str, Dict[str, Any]] = {}
     for run in runs:
         ms = statistics.median(times[run.name])
         results[run.name] = dict(
             params_m=sum(p.numel() for p in run.model.parameters()) / 1e6, ms_step=ms, ms_step_all=times[run.name],
-            images_per_s=args.batch / ms * 1e3, peak_mib=peak_bytes(run, x, y, args) / 2**20,
-            fwd_gmacs=forward_gmacs(run.model, x, y), targets=TARGETS.get(run.name, {}))
+            images_per_s=args.batch / ms * 1e3, peak_mib=peak_bytes(run, *data[run.name], args) / 2**20,
+            fwd_gmacs=forward_gmacs(run.model, *data[run.name]), targets=TARGETS.get(run.name, {}))
     for r in results.values():
         for key, measured in (('time_ratio', 'ms_step'), ('memory_ratio', 'peak_mib'), ('macs_ratio', 'fwd_gmacs')):
             r[key] = r[measured] / results['ce'][measured] if 'ce' in results else None

@@ -8,14 +8,16 @@ Two modes trade step time for memory while the model trains:
   :data:`CHEAP_CONV_MACS` multiply-adds per output element, matrix products, anything unknown) and
   recomputes the cheap, memory-bound ones in the backward pass: normalisation, activations,
   element-wise arithmetic, pooling, views and cheap convolutions (a 3-channel stem conv, 1x1
-  projections of few channels, depthwise convs). For a ResNet this roughly halves the stored
-  activations for a few per cent of step time (``benchmarks/bench_train_step.py`` measures it).
-  Built on PyTorch's selective activation checkpointing (``create_selective_checkpoint_contexts``).
+  projections of few channels, depthwise convs, convs on 1x1 maps as in squeeze-excite). For a ResNet
+  this roughly halves the stored activations for a few per cent of step time
+  (``benchmarks/bench_train_step.py`` measures it); the Python dispatch it needs costs relatively more
+  on tiny models. Built on PyTorch's selective activation checkpointing
+  (``create_selective_checkpoint_contexts``). An in-place op on a kept output is refused in the forward
+  pass with a message naming the op (use ``True`` for such a model).
 
-Both modes leave every forward value and gradient as without recomputation. BatchNorm's running
-statistics are updated once per step in both: ``'selective'`` recomputes batch norm without touching
-the running buffers, and ``True`` (like mmdet's ``with_cp``) updates them a second time when it reruns a
-region -- the reason to prefer ``'selective'`` for models with batch norm.
+Both modes leave every forward value and gradient as without recomputation. ``'selective'`` also
+leaves BatchNorm's running statistics as without recomputation (recomputed batch norm does not touch
+them); ``True``, like mmdet's ``with_cp``, updates them a second time when it reruns a region.
 """
 from __future__ import annotations
 

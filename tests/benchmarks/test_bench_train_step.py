@@ -1,6 +1,7 @@
 """Smoke test of ``benchmarks/bench_train_step.py``: it runs end to end and writes its JSON (no timing checks)."""
 import json
 
+import pytest
 from _helpers import run_tool
 
 
@@ -9,7 +10,7 @@ def test_bench_train_step_writes_all_variants(tmp_path):
     proc = run_tool('benchmarks/bench_train_step.py', '--model', 'test_resnet', '--no-cifar-stem', '--batch', '8',
                     '--img-size', '64', '--num-classes', '10', '--steps', '2', '--warmup', '1', '--json', str(out))
     report = json.loads(out.read_text())
-    assert set(report['variants']) == {'ce', 'replicate', 'conv', 'replicate-lowmem'}
+    assert set(report['variants']) == {'ce', 'ce-2b', 'replicate', 'conv', 'replicate-lowmem'}
     for name, r in report['variants'].items():
         assert name in proc.stdout
         assert len(r['ms_step_all']) == 2
@@ -20,6 +21,7 @@ def test_bench_train_step_writes_all_variants(tmp_path):
     for name in ('replicate', 'conv'):
         for key in ('params_m', 'peak_mib', 'fwd_gmacs'):
             assert variants[name][key] > variants['ce'][key], (name, key)
+    assert variants['ce-2b']['fwd_gmacs'] == pytest.approx(2 * variants['ce']['fwd_gmacs'])  # CE on 2B images
     # selective recomputation: the same network and arithmetic, less memory
     lowmem, replicate = variants['replicate-lowmem'], variants['replicate']
     assert lowmem['params_m'] == replicate['params_m'] and lowmem['fwd_gmacs'] == replicate['fwd_gmacs']
