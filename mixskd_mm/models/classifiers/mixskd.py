@@ -38,7 +38,8 @@ class MixSKD(ImageClassifier):
     Args:
         backbone: backbone config; its last ``out_indices`` entry is the final stage.
         num_classes: number of classes.
-        exit_type: ``'replicate'`` (paper: fresh copies of the later stages) or ``'conv'`` (cheap).
+        exit_type: ``'replicate'`` (paper: fresh copies of the later stages) or ``'conv'``
+            (cheap depthwise-separable blocks, :class:`ConvExit`).
         alpha: Beta(alpha, alpha) for lam (0.4 CIFAR, 0.2 ImageNet in the released code).
         ce_loss, mix_ce_loss, kd_loss, feat_loss, adv_loss: loss module configs. ``adv_loss``
             gets ``in_channels`` and ``num_exits`` filled in; its ``loss_weight=0`` builds no
