@@ -84,3 +84,21 @@ def test_in_place_op_on_a_kept_output_is_refused_with_the_way_out():
     out = run_checkpointed(net, torch.randn(2, 16, 8, 8, requires_grad=True), True)  # full recompute copes
     out.sum().backward()
     assert net[0].weight.grad is not None
+
+
+@pytest.mark.parametrize('amp,channels_last', [(True, False), (False, True)])
+def test_selective_under_autocast_and_channels_last(amp, channels_last):
+    torch.manual_seed(0)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    plain = TimmStageBackbone('test_resnet').to(memory_format=fmt)
+    selective = TimmStageBackbone('test_resnet', with_cp='selective').to(memory_format=fmt)
+    selective.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 3, 64, 64).to(memory_format=fmt)
+    outs = []
+    for model in (plain, selective):
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
+            outs.append(_train_step(model, x))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b)
+    for (key, pa), pb in zip(plain.named_parameters(), selective.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, msg=key)
