@@ -30,7 +30,6 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.checkpoint import (
     CheckpointPolicy,
-    SelectiveCheckpointContext,
     checkpoint,
     create_selective_checkpoint_contexts,
 )
@@ -84,27 +83,23 @@ class _KeptOutputGuard(TorchDispatchMode):
 
     Saved outputs are replayed in the backward pass, so mutating one afterwards would replay the wrong
     value (PyTorch would fail later, inside the backward pass, with a less helpful message).
+
+    Args:
+        kept: storage id -> producing op of every output kept so far (filled by the region's policy).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kept: Dict[int, str]) -> None:
         super().__init__()
-        self.kept: Dict[int, str] = {}
+        self.kept = kept
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
         if func._schema.is_mutable and args and isinstance(args[0], torch.Tensor):
             producer = self.kept.get(id(args[0].untyped_storage()))
             if producer is not None:
                 raise RuntimeError(f"with_cp='selective': {func} modifies the output of {producer} in place, which "
                                    f"selective recomputation keeps for the backward pass. Use with_cp=True (full "
                                    f"recomputation) or False for this model.")
-        out = func(*args, **kwargs)
-        if _policy(SelectiveCheckpointContext(is_recompute=False, op_output=out), func, *args, **kwargs) \
-                is CheckpointPolicy.MUST_SAVE:
-            for t in tree_flatten(out)[0]:
-                if isinstance(t, torch.Tensor):
-                    self.kept[id(t.untyped_storage())] = str(func)
-        return out
+        return func(*args, **(kwargs or {}))
 
 
 class _FrozenRunningStats(TorchDispatchMode):
@@ -126,12 +121,22 @@ class _FrozenRunningStats(TorchDispatchMode):
 
 
 def _selective_contexts():
-    forward_ctx, recompute_ctx = create_selective_checkpoint_contexts(_policy)
+    kept: Dict[int, str] = {}
+
+    def policy(ctx, func, *args, **kwargs) -> CheckpointPolicy:
+        decision = _policy(ctx, func, *args, **kwargs)
+        if decision is CheckpointPolicy.MUST_SAVE:  # remember what is kept, for the guard
+            for t in tree_flatten(ctx.op_output)[0]:
+                if isinstance(t, torch.Tensor):
+                    kept[id(t.untyped_storage())] = str(func)
+        return decision
+
+    forward_ctx, recompute_ctx = create_selective_checkpoint_contexts(policy)
 
     @contextlib.contextmanager
     def forward():
         # entered last = sees each op first, before SAC caches what the op returns
-        with forward_ctx, _KeptOutputGuard():
+        with forward_ctx, _KeptOutputGuard(kept):
             yield
 
     @contextlib.contextmanager

@@ -259,11 +259,12 @@ class TimmStageBackbone(BaseModule):
 
     def _run_region(self, names: Sequence[str], x: torch.Tensor) -> torch.Tensor:
         units = [self.get_submodule(n) for n in names]
+        if not self.with_cp or not self.training or not torch.is_grad_enabled():
+            return _run_units(units, x)
         params = [p for u in units for p in u.parameters()]
         # parameter-free units (an in-place activation, a pool) are cheap and may modify their input;
         # frozen units need no recomputation
-        if (not self.with_cp or not self.training or not torch.is_grad_enabled() or not params
-                or not (x.requires_grad or any(p.requires_grad for p in params))):
+        if not params or not (x.requires_grad or any(p.requires_grad for p in params)):
             return _run_units(units, x)
         return run_checkpointed(lambda t: _run_units(units, t), x, self.with_cp)
 
