@@ -7,8 +7,12 @@ PY := $(VENV)/bin/python
 setup:
 	bash tools/setup_env.sh
 
+# pytest workers: one per core, at most 4 (each imports torch, mmdet and mmseg); tests/conftest.py shares the
+# cores' threads among them. `make test TEST_JOBS=1` runs the suite in one process.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_JOBS) tests
 
 lint: setup
 	$(PY) -m ruff check mixskd_mm tools tests configs benchmarks

@@ -6,10 +6,17 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def tool_env(**overrides):
+    """Environment of a tool run by the tests: unbuffered output, ``OMP_NUM_THREADS`` as set for this worker
+    (tests/conftest.py) or 2. Runs compared value by value must share it: the thread count changes float sums."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'))
+    env.update(overrides)
+    return env
+
+
 def run_tool(*args, timeout=600, check=True, env=None):
     """Run ``python tools/<args>`` from the repository root; returns the CompletedProcess (output captured)."""
-    full_env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'))
-    full_env.update(env or {})
+    full_env = tool_env(**(env or {}))
     proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env=full_env)
     if check and proc.returncode != 0:

@@ -10,6 +10,16 @@ import torch
 from torchvision.io import encode_jpeg
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs ``-n``), share the cores: each worker and the tools it starts
+    get cores // workers threads, so two workers on two cores do not fight over four threads."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0'))
+    if workers > 1:
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+        torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
+
 @pytest.fixture(scope='session')
 def fake_cifar100(tmp_path_factory) -> str:
     """``<root>/cifar-100-python/{train,test,meta}`` with 8 train and 4 test random images (release format)."""

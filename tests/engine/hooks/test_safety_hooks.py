@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from _helpers import ROOT, run_tool
+from _helpers import ROOT, run_tool, tool_env
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
@@ -76,7 +76,7 @@ def test_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(tmp_path, fa
     killed = tmp_path / 'killed'
     cmd = [sys.executable, 'tools/train.py', MIXSKD, '--work-dir', str(killed), '--cfg-options', *opts]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, OMP_NUM_THREADS='2'))
+                            env=tool_env())
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if max(_losses(killed), default=0) > per_epoch + 2:  # mid-epoch 2, after epoch_1.pth was written
