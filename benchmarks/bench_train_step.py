@@ -16,6 +16,11 @@ before the step (peak reset per variant). CPU: a ``TorchDispatchMode`` adds ever
 and drops it when freed, the analogue of ``max_memory_allocated``. Not counted: allocator caching and
 fragmentation, and on CPU scratch buffers allocated inside a kernel (oneDNN).
 
+``--profile`` adds where each variant's step time goes (``torch.profiler``, self time of each op summed into
+convolutions forward + backward, normalisation, everything else) and each variant's convolution time against
+CE's whole profiled step: with the layers' own kernels, the floor under the time ratio. The profiler slows
+every op, so compare shares and ratios, not milliseconds, with the timed table.
+
 Also timed: the exported network (``MixSKD.to_deployable()``, eval, no_grad) against ``timm.create_model``
 with the same stem and weights: ms per forward should agree within noise, outputs to float precision.
 
@@ -46,6 +51,7 @@ import timm
 import torch
 from mmengine.logging import MMLogger
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from mixskd_mm.models.classifiers import ImageClassifier, MixSKD
@@ -137,6 +143,27 @@ def forward_gmacs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return counter.get_total_flops() / 2e9  # the counter reports 2 FLOPs per multiply-add
 
 
+OP_CLASSES = (('conv', ('convolution',)), ('norm', ('batch_norm', 'layer_norm', 'group_norm')))
+
+
+def op_profile(run: Run, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace,
+               steps: int = 2) -> Dict[str, float]:
+    """ms per step spent in convolutions (forward and backward), normalisation and the rest, by op self time."""
+    cuda = args.device == 'cuda'
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            train_step(run, x, y, args)
+        if cuda:
+            torch.cuda.synchronize()
+    ms = dict.fromkeys([name for name, _ in OP_CLASSES] + ['other'], 0.0)
+    for event in prof.key_averages():
+        self_us = event.self_device_time_total if cuda else event.self_cpu_time_total
+        cls = next((name for name, keys in OP_CLASSES if any(k in event.key for k in keys)), 'other')
+        ms[cls] += self_us / 1e3 / steps
+    return dict(ms, total=sum(ms.values()))
+
+
 def inference(args: argparse.Namespace, mixskd: MixSKD, x: torch.Tensor) -> Dict[str, Any]:
     """Deployable MixSKD network vs the plain timm model: ms per forward (interleaved), output gap."""
     deploy = mixskd.to_deployable().eval()
@@ -176,7 +203,12 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
             params_m=sum(p.numel() for p in run.model.parameters()) / 1e6, ms_step=ms, ms_step_all=times[run.name],
             images_per_s=args.batch / ms * 1e3, peak_mib=peak_bytes(run, *data[run.name], args) / 2**20,
             fwd_gmacs=forward_gmacs(run.model, *data[run.name]), targets=TARGETS.get(run.name, {}))
+    if args.profile:
+        for run in runs:
+            results[run.name]['profile'] = op_profile(run, *data[run.name], args)
     for r in results.values():
+        if 'profile' in r and 'ce' in results:
+            r['profile']['conv_vs_ce_step'] = r['profile']['conv'] / results['ce']['profile']['total']
         for key, measured in (('time_ratio', 'ms_step'), ('memory_ratio', 'peak_mib'), ('macs_ratio', 'fwd_gmacs')):
             r[key] = r[measured] / results['ce'][measured] if 'ce' in results else None
     mixskd = next((r.model for r in runs if isinstance(r.model, MixSKD)), None) or build_model('conv', args)
@@ -205,6 +237,15 @@ def print_report(report: Dict[str, Any]) -> None:
         print(f'{name:<16} {r["params_m"]:>8.1f} {r["ms_step"]:>9.1f} {r["images_per_s"]:>7.1f}  '
               f'{ratio(r["time_ratio"], t.get("time")):<28} {r["peak_mib"]:>9.1f}  '
               f'{ratio(r["memory_ratio"], t.get("memory")):<28} {r["fwd_gmacs"]:>9.2f} {ratio(r["macs_ratio"]):>10}')
+    if any('profile' in r for r in report['variants'].values()):
+        print('profile (torch.profiler, op self time per step; it slows every op: compare shares and ratios): '
+              'convolutions fwd+bwd / normalisation / other, and convolution time vs the whole CE step')
+        for name, r in report['variants'].items():
+            prof = r['profile']
+            shares = ' / '.join(f'{100 * prof[k] / prof["total"]:.0f} %' for k in ('conv', 'norm', 'other'))
+            floor = prof.get('conv_vs_ce_step')
+            print(f'  {name:<16} {prof["total"]:>9.1f} ms  {shares:<18}  conv vs CE step: '
+                  + (f'{floor:.2f}x' if floor is not None else '-'))
     timed = ', '.join(f'{n} {infer[n]["ms_forward"]:.1f} ({infer[n]["images_per_s"]:.0f} img/s)'
                       for n in ('deployable', 'timm'))
     gap = infer['max_abs_output_diff']
@@ -229,6 +270,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--steps', type=int, default=20, help='timed steps per variant (after the warm-up)')
     p.add_argument('--warmup', type=int, default=5, help='untimed steps per variant')
     p.add_argument('--runs', default=','.join(VARIANTS), help='comma-separated subset of ' + ','.join(VARIANTS))
+    p.add_argument('--profile', action='store_true',
+                   help='also profile 2 steps per variant: time in convolutions, normalisation and the rest')
     p.add_argument('--json', help='also write the results to this file')
     args = p.parse_args(argv)
     args.runs = [r.strip() for r in args.runs.split(',') if r.strip()]

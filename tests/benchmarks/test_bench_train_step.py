@@ -8,7 +8,8 @@ from _helpers import run_tool
 def test_bench_train_step_writes_all_variants(tmp_path):
     out = tmp_path / 'bench.json'
     proc = run_tool('benchmarks/bench_train_step.py', '--model', 'test_resnet', '--no-cifar-stem', '--batch', '8',
-                    '--img-size', '64', '--num-classes', '10', '--steps', '2', '--warmup', '1', '--json', str(out))
+                    '--img-size', '64', '--num-classes', '10', '--steps', '2', '--warmup', '1', '--profile',
+                    '--json', str(out))
     report = json.loads(out.read_text())
     assert set(report['variants']) == {'ce', 'ce-2b', 'replicate', 'conv', 'replicate-lowmem'}
     for name, r in report['variants'].items():
@@ -26,6 +27,13 @@ def test_bench_train_step_writes_all_variants(tmp_path):
     lowmem, replicate = variants['replicate-lowmem'], variants['replicate']
     assert lowmem['params_m'] == replicate['params_m'] and lowmem['fwd_gmacs'] == replicate['fwd_gmacs']
     assert lowmem['peak_mib'] < 0.95 * replicate['peak_mib']
+    # --profile: every step spends time in convolutions and normalisation; the classes add up to the total
+    for name, r in variants.items():
+        prof = r['profile']
+        assert prof['conv'] > 0 and prof['norm'] > 0, (name, prof)
+        assert prof['conv'] + prof['norm'] + prof['other'] == pytest.approx(prof['total'])
+        assert prof['conv_vs_ce_step'] == pytest.approx(prof['conv'] / variants['ce']['profile']['total'])
+    assert 'conv vs CE step' in proc.stdout
     infer = report['inference']
     assert infer['deployable']['ms_forward'] > 0 and infer['timm']['ms_forward'] > 0
     assert infer['max_abs_output_diff'] < 1e-4  # same weights, same network: the exported model is timm's
