@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import torch
 from mmengine.hooks import Hook
 
 from mixskd_mm.registry import HOOKS
@@ -14,8 +15,9 @@ class NonFiniteLossHook(Hook):
     """Raise as soon as any logged loss term is NaN or infinite.
 
     Works for every model trained by the Runner (mixskd_mm, mmdet, mmseg): it reads the log
-    variables the model's ``parse_losses`` produced for the iteration (already on the CPU, so it
-    adds no synchronisation). ``tools/train.py`` adds it to every config.
+    variables the model's ``parse_losses`` produced for the iteration (tensors on the model's device,
+    still attached to the graph), checked together in one host transfer; the logger reads them anyway.
+    ``tools/train.py`` adds it to every config.
     """
 
     priority = 'HIGH'
@@ -23,10 +25,16 @@ class NonFiniteLossHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None) -> None:
         if not outputs:
             return
-        bad = {k: v for k, v in outputs.items() if 'loss' in k and not math.isfinite(float(v))}
-        if bad:
-            terms = ', '.join(f'{k}={float(v)}' for k, v in bad.items())
+        terms = {k: v for k, v in outputs.items() if 'loss' in k}
+        if not terms:
+            return
+        device = next((v.device for v in terms.values() if torch.is_tensor(v)), None)
+        values = torch.stack([torch.as_tensor(v, device=device).detach().float().reshape(())
+                              for v in terms.values()]).cpu()
+        if not bool(values.isfinite().all()):
+            bad = {k: float(v) for k, v in zip(terms, values) if not math.isfinite(float(v))}
+            listed = ', '.join(f'{k}={v}' for k, v in bad.items())
             raise RuntimeError(
-                f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {terms}. '
+                f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {listed}. '
                 f'Training stopped; the last checkpoint in {runner.work_dir} is intact. Try a lower learning '
                 f'rate or a longer warm-up, check the inputs for NaNs, or use --amp (dynamic loss scaling).')
