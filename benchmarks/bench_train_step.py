@@ -51,6 +51,7 @@ import timm
 import torch
 from mmengine.logging import MMLogger
 from torch import nn
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -158,6 +159,8 @@ def op_profile(run: Run, x: torch.Tensor, y: torch.Tensor, args: argparse.Namesp
             torch.cuda.synchronize()
     ms = dict.fromkeys([name for name, _ in OP_CLASSES] + ['other'], 0.0)
     for event in prof.key_averages():
+        if event.device_type != DeviceType.CPU:
+            continue  # GPU kernels are also counted under the op that launched them (its device time)
         self_us = event.self_device_time_total if cuda else event.self_cpu_time_total
         cls = next((name for name, keys in OP_CLASSES if any(k in event.key for k in keys)), 'other')
         ms[cls] += self_us / 1e3 / steps
