@@ -14,6 +14,15 @@ def tool_env(**overrides):
     return env
 
 
+def loader_opts(root, splits=('train', 'val'), batch=20):
+    """``--cfg-options`` entries pointing each split's dataloader at ``root``: batch size, no worker processes."""
+    opts = []
+    for split in splits:
+        opts += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.batch_size={batch}',
+                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
+    return opts
+
+
 def run_tool(*args, timeout=600, check=True, env=None):
     """Run ``python tools/<args>`` from the repository root; returns the CompletedProcess (output captured)."""
     full_env = tool_env(**(env or {}))

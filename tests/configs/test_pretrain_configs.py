@@ -5,17 +5,11 @@ import os
 
 import pytest
 import torch
-from _helpers import ROOT, run_tool
+from _helpers import ROOT, loader_opts, run_tool
 
 import mixskd_mm  # noqa: F401  (weights-only loading of Runner checkpoints)
 
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', 'mixskd', '*.py')))
-
-
-def _loader_opts(split, data_root, batch):
-    key = f'{split}_dataloader'
-    return [f'{key}.dataset.data_root={data_root}', f'{key}.batch_size={batch}', f'{key}.num_workers=0',
-            f'{key}.persistent_workers=False']
 
 
 def _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist):
@@ -28,7 +22,7 @@ def _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist):
         root, batch, extra = fake_fashion_mnist, 20, ['train_dataloader.dataset.num_per_class=None']
     else:
         pytest.fail(f'no fake data known for {name}; add it to this test')
-    opts = _loader_opts('train', root, batch) + _loader_opts('val', root, batch) + extra
+    opts = loader_opts(root, batch=batch) + extra
     # 2 iterations, then one validation
     return opts + ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
                    'default_hooks.logger.interval=1', 'param_scheduler=[]']

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from _helpers import ROOT, tool_env
+from _helpers import ROOT, loader_opts, tool_env
 
 CONFIG = 'configs/mixskd/mixskd_test-resnet_1xb64-10e_fashion-mnist.py'
 
@@ -16,14 +16,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def _data(root, splits, batch):
-    opts = []
-    for split in splits:
-        opts += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.batch_size={batch}',
-                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
-    return opts
 
 
 def _launch(script, *args):
@@ -37,7 +29,7 @@ def test_two_processes_train_split_the_data_and_evaluate(tmp_path, fake_fashion_
     work = tmp_path / 'work'
     _launch('tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1',
             'param_scheduler=[]', 'default_hooks.logger.interval=1', 'train_dataloader.dataset.num_per_class=None',
-            *_data(fake_fashion_mnist, ('train', 'val'), batch=4))
+            *loader_opts(fake_fashion_mnist, batch=4))
     log = open(glob.glob(str(work / '*' / '*.log'))[0]).read()
     assert 'Distributed training: True' in log and "type='MMDistributedDataParallel'" in log
     iters = [json.loads(line)['iter'] for line in open(glob.glob(str(work / '*' / 'vis_data' / 'scalars.json'))[0])
@@ -45,5 +37,5 @@ def test_two_processes_train_split_the_data_and_evaluate(tmp_path, fake_fashion_
     assert iters == [1, 2, 3, 4, 5]  # 40 images, 4 per process and step, 2 processes: the sampler split the data
     assert os.path.isfile(work / 'epoch_1.pth') and os.path.isfile(work / 'backbone.safetensors')
     out = _launch('tools/dist_test.sh', CONFIG, str(work / 'epoch_1.pth'), '2', '--work-dir', str(tmp_path / 'test'),
-                  '--cfg-options', *_data(fake_fashion_mnist, ('test',), batch=4))
+                  '--cfg-options', *loader_opts(fake_fashion_mnist, ('test',), batch=4))
     assert 'Epoch(test)' in out and 'accuracy/top1' in out

@@ -7,7 +7,7 @@ import runpy
 import pytest
 import timm
 import torch
-from _helpers import ROOT, run_tool
+from _helpers import ROOT, loader_opts, run_tool
 from safetensors import safe_open
 
 import mixskd_mm  # noqa: F401  (weights-only loading of mmengine checkpoints)
@@ -24,10 +24,7 @@ def checkpoint(tmp_path_factory, fake_fashion_mnist):
     """``epoch_1.pth`` of 2 training iterations (40 images in batches of 20) of the CE test-resnet recipe."""
     work = tmp_path_factory.mktemp('export_run')
     opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'param_scheduler=[]',
-            'train_dataloader.dataset.num_per_class=None']
-    for split in ('train', 'val'):
-        opts += [f'{split}_dataloader.dataset.data_root={fake_fashion_mnist}', f'{split}_dataloader.batch_size=20',
-                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
+            'train_dataloader.dataset.num_per_class=None'] + loader_opts(fake_fashion_mnist)
     run_tool('tools/train.py', CONFIG, '--work-dir', str(work), '--cfg-options', *opts)
     return str(work / 'epoch_1.pth')
 

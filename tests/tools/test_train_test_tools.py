@@ -1,23 +1,15 @@
 """tools/train.py then tools/test.py on the checkpoint it wrote, as the README shows."""
-from _helpers import run_tool
+from _helpers import loader_opts, run_tool
 
 CONFIG = 'configs/mixskd/mixskd_test-resnet_1xb64-10e_fashion-mnist.py'
-
-
-def _data(root, splits):
-    opts = []
-    for split in splits:
-        opts += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.batch_size=20',
-                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
-    return opts
 
 
 def test_train_then_test_a_checkpoint(tmp_path, fake_fashion_mnist):
     run_tool('tools/train.py', CONFIG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1',
              'param_scheduler=[]', 'train_dataloader.dataset.num_per_class=None',
-             *_data(fake_fashion_mnist, ('train', 'val')))
+             *loader_opts(fake_fashion_mnist))
     proc = run_tool('tools/test.py', CONFIG, str(tmp_path / 'epoch_1.pth'), '--work-dir', str(tmp_path / 'test'),
-                    '--cfg-options', *_data(fake_fashion_mnist, ('test',)))
+                    '--cfg-options', *loader_opts(fake_fashion_mnist, ('test',)))
     out = proc.stdout + proc.stderr
     assert 'Epoch(test)' in out and 'accuracy/top1' in out and 'accuracy/self_teacher_top1' in out
 

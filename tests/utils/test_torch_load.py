@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from _helpers import run_tool
+from _helpers import loader_opts, run_tool
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.registry import DefaultScope
 
@@ -21,10 +21,7 @@ CONFIG = 'configs/mixskd/ce_test-resnet_1xb64-10e_fashion-mnist.py'
 def _opts(root, epochs):
     opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1', 'param_scheduler=[]',
             'default_hooks.logger.interval=1', 'train_dataloader.dataset.num_per_class=None']
-    for split in ('train', 'val'):
-        opts += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.batch_size=20',
-                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
-    return opts
+    return opts + loader_opts(root)
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from _helpers import ROOT, run_tool, tool_env
+from _helpers import ROOT, loader_opts, run_tool, tool_env
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
@@ -21,10 +21,7 @@ MIXSKD = 'configs/mixskd/mixskd_test-resnet_1xb64-10e_fashion-mnist.py'
 def _opts(root, epochs, batch=20):
     opts = [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}', 'param_scheduler=[]',
             'default_hooks.logger.interval=1', 'train_dataloader.dataset.num_per_class=None']
-    for split in ('train', 'val'):
-        opts += [f'{split}_dataloader.dataset.data_root={root}', f'{split}_dataloader.batch_size={batch}',
-                 f'{split}_dataloader.num_workers=0', f'{split}_dataloader.persistent_workers=False']
-    return opts
+    return opts + loader_opts(root, batch=batch)
 
 
 def _losses(work_dir):
