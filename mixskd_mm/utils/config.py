@@ -43,26 +43,25 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
 
-def prepare_cpu_distributed(cfg: Config) -> bool:
+def prepare_cpu_distributed(cfg: Config) -> None:
     """Let ``--launcher pytorch`` (``tools/dist_train.sh``) run on CPUs: mmengine 0.10.7 always calls
     ``torch.cuda.set_device`` when it starts the process group and hands DDP ``device_ids=[LOCAL_RANK]``, which
     CPU modules refuse. Without CUDA, start the process group here with the ``gloo`` backend (from torchrun's
     ``RANK`` / ``WORLD_SIZE`` / ``MASTER_ADDR`` / ``MASTER_PORT``; the Runner then skips its own start) and wrap
-    the model with ``device_ids=None`` unless the config names its own wrapper. Returns whether it did so."""
+    the model with ``device_ids=None`` unless the config names its own wrapper."""
     import datetime
     import os
 
     import torch
     import torch.distributed as dist
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
-        return False
+        return
     timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
     extra = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
     dist.init_process_group('gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']), **extra)
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
                                      find_unused_parameters=cfg.get('find_unused_parameters', False))
-    return True
 
 
 def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir: Optional[str] = None,

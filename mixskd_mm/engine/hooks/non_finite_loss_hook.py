@@ -1,7 +1,6 @@
 """Stop training at the first non-finite loss, naming the iteration and the term."""
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -32,8 +31,7 @@ class NonFiniteLossHook(Hook):
         values = torch.stack([torch.as_tensor(v, device=device).detach().float().reshape(())
                               for v in terms.values()]).cpu()
         if not bool(values.isfinite().all()):
-            bad = {k: float(v) for k, v in zip(terms, values) if not math.isfinite(float(v))}
-            listed = ', '.join(f'{k}={v}' for k, v in bad.items())
+            listed = ', '.join(f'{k}={v.item()}' for k, v in zip(terms, values) if not v.isfinite())
             raise RuntimeError(
                 f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {listed}. '
                 f'Training stopped; the last checkpoint in {runner.work_dir} is intact. Try a lower learning '
