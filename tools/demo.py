@@ -6,7 +6,7 @@ Every step runs the project's real tools as a user would, two at a time (one thr
 
 1. data: the balanced pretraining subset of the Fashion-MNIST training split (MNIST-5k where Fashion-MNIST is
    missing) and the held-out test split; detection / segmentation scenes composed from training images that are
-   *not* in that subset, pasted on scikit-image photos (``mixskd_mm.datasets.composed_scenes``);
+   *not* in that subset, pasted on scikit-image photos (``mixskd_mm.compare.scenes``);
 2. pretraining: ``tools/train.py configs/mixskd/{ce,mixskd}_test-resnet_1xb64-10e_fashion-mnist.py`` for every
    seed (same schedule, same seeds), then ``tools/export_backbone.py`` on each last checkpoint;
 3. transfer: ``tools/train.py configs/demo/retinanet_...py`` and ``configs/demo/deeplabv3_...py`` from the
@@ -206,7 +206,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     overall = tqdm(total=steps, desc='demo', position=0, unit='step', dynamic_ncols=True)
 
     overall.set_postfix_str('data')
-    from mixskd_mm.datasets.composed_scenes import write_composed_dataset
+    from mixskd_mm.compare.scenes import write_composed_dataset
     source = data_source(args.data_root)
     args.num_classes = len(source['classes'])
     if args.per_class >= source['min_train_per_class']:  # keep objects outside the subset for the transfer scenes

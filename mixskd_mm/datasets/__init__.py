@@ -4,7 +4,6 @@ Importing this package registers the datasets in ``mixskd_mm.registry.DATASETS``
 """
 from ._base import BaseClsDataset
 from .cifar import CIFAR100
-from .composed_scenes import write_composed_dataset as write_composed_dataset
 from .fashion_mnist import FashionMNIST
 from .imagenet import ImageNet
 from .transforms import build_pipeline, build_transform

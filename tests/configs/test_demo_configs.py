@@ -10,7 +10,7 @@ import torch
 from _helpers import ROOT, run_tool
 from mmengine.config import Config
 
-from mixskd_mm.datasets.composed_scenes import DEFAULT_CLASS_IDS, write_composed_dataset
+from mixskd_mm.compare.scenes import DEFAULT_CLASS_IDS, write_composed_dataset
 from mixskd_mm.datasets.fashion_mnist import FASHION_CLASSES
 
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', 'demo', '*.py')))

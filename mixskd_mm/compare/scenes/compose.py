@@ -15,7 +15,7 @@ One call of :func:`write_composed_dataset` writes both forms of the same scenes:
     OUT/meta.json                              classes, source, counts and the Fashion-MNIST indices used
 
 This module chooses the objects (:func:`heldout_indices`, :func:`split_pool`) and writes the dataset; the
-painting lives in ``_scene_painting`` and the PNG / COCO writers in ``_scene_writers``, both re-exported here.
+painting lives in :mod:`.painting` and the PNG / COCO writers in :mod:`.writers`.
 
 Example:
     >>> info = write_composed_dataset('data/composed', num_train=8, num_val=4)  # doctest: +SKIP
@@ -30,17 +30,10 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._sampling import balanced_subset
-from ._scene_painting import BACKGROUNDS as BACKGROUNDS
-from ._scene_painting import Box as Box
-from ._scene_painting import Scene as Scene
-from ._scene_painting import compose_scene as compose_scene
-from ._scene_painting import compose_scenes as compose_scenes
-from ._scene_painting import load_backgrounds as load_backgrounds
-from ._scene_painting import mask_box as mask_box
-from ._scene_writers import coco_dict as coco_dict
-from ._scene_writers import label_map as label_map
-from ._scene_writers import write_split as write_split
+from mixskd_mm.datasets._sampling import balanced_subset
+
+from .painting import BACKGROUNDS, compose_scenes, load_backgrounds
+from .writers import write_split
 
 #: Fashion-MNIST classes pasted by default: T-shirt/top, Trouser, Sandal, Bag, Ankle boot
 DEFAULT_CLASS_IDS = (0, 1, 5, 8, 9)
@@ -127,7 +120,7 @@ def write_composed_dataset(out_dir: str, data_root: str = '/usr/share/datasets/f
         What ``meta.json`` holds: ``classes``, ``source``, ``counts``, the annotation files (relative to
         ``out_dir``), the held-out pool sizes and the training-split indices of the pasted objects.
     """
-    from .fashion_mnist import FashionMNIST
+    from mixskd_mm.datasets import FashionMNIST
     split = FashionMNIST(data_root=data_root, split='train')
     images, labels = split.images[:, 0].numpy(), split.labels.numpy()
     pool = heldout_indices(labels, num_per_class, subset_seed, class_ids)

@@ -1,6 +1,6 @@
 """Writing composed scenes to disk: PNG images, PNG label maps and COCO instance annotations.
 
-Part of :mod:`mixskd_mm.datasets.composed_scenes`, which re-exports every public name here. One split is written
+Part of :mod:`mixskd_mm.compare.scenes` (the demo's transfer data). One split is written
 as::
 
     OUT/images/SPLIT/00000.png                RGB scenes
@@ -16,7 +16,7 @@ from typing import Dict, Sequence
 import numpy as np
 from PIL import Image
 
-from ._scene_painting import Scene
+from .painting import Scene
 
 
 def coco_dict(scenes: Sequence[Scene], file_names: Sequence[str], classes: Sequence[str]) -> Dict:
