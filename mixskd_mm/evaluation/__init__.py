@@ -1,4 +1,4 @@
 """Evaluation: importing this package registers the metrics in ``mixskd_mm.registry.METRICS``."""
-from .metrics import MultiExitAccuracy
+from .metrics import ClassificationScores, MultiExitAccuracy
 
-__all__ = ['MultiExitAccuracy']
+__all__ = ['ClassificationScores', 'MultiExitAccuracy']

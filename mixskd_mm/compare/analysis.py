@@ -1,0 +1,258 @@
+"""The numbers of a comparison, computed from the runs' own files: accuracy, calibration, cost, paired differences.
+
+Everything here is a plain function of what the runs wrote (score files, logs, ``cost.json``), so ``--collect`` on
+work directories that a cluster filled gives the same report as a local run.
+
+Statistics: a method's accuracy is the mean over seeds with the sample standard deviation. A difference between
+two methods is paired by seed (both trained with the same seed, data and schedule): the mean of the per-seed
+differences with a two-sided 95 % Student-t interval, ``mean +- t(0.975, n - 1) * sd / sqrt(n)``. It is called
+significant when the interval excludes zero; with one seed there is no interval and no claim.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from mixskd_mm.evaluation.metrics.calibration import expected_calibration_error, load_scores, reliability_bins
+
+from .configs import CHEAP_BASELINES, LABELS, MIXSKD_METHODS
+from .study import PretrainRun, read_cost, scalars, train_speed
+
+
+def t_quantile(df: int, p: float = 0.975) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (scipy's, which scikit-image brings)."""
+    from scipy.stats import t
+    return float(t.ppf(p, df))
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> Dict:
+    """Mean and 95 % interval of the per-seed differences ``a - b``.
+
+    Args:
+        a: One value per seed.
+        b: The other method's values, same seeds in the same order.
+
+    Returns:
+        ``mean``, ``std``, ``n``, ``half_width``, ``low``, ``high`` (``None`` without an interval, ``n < 2``) and
+        ``significant`` (the interval excludes 0; ``False`` with one seed).
+
+    Example:
+        >>> d = paired_difference([80.0, 81.0, 82.0], [79.0, 79.5, 80.5])
+        >>> round(d['mean'], 3), d['significant']
+        (1.333, True)
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(f'paired values need the same seeds on both sides, got {len(a)} and {len(b)}')
+    diffs = [x - y for x, y in zip(a, b)]
+    n, mean = len(diffs), statistics.mean(diffs)
+    if n < 2:
+        return dict(mean=mean, std=None, n=n, half_width=None, low=None, high=None, significant=False)
+    std = statistics.stdev(diffs)
+    half = t_quantile(n - 1) * std / math.sqrt(n)
+    return dict(mean=mean, std=std, n=n, half_width=half, low=mean - half, high=mean + half,
+                significant=bool(mean - half > 0 or mean + half < 0))
+
+
+def mean_std(values: Sequence[Optional[float]]) -> Dict:
+    """``mean``, sample ``std`` (0 with one value) and ``n`` of the values that are not ``None``."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return dict(mean=None, std=None, n=0)
+    return dict(mean=statistics.mean(values), std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                n=len(values))
+
+
+def score_metrics(path: str, topk: int) -> Dict:
+    """Top-1, top-k, ECE and per-class accuracy (percent) of one score file.
+
+    Args:
+        path: A ``ClassificationScores`` file.
+        topk: The k of top-k.
+
+    Returns:
+        ``top1``, ``topk``, ``ece``, ``per_class`` (one accuracy per class, ``None`` for a class without samples)
+        and ``samples``.
+    """
+    scores = load_scores(path)
+    probs, labels = scores['probs'], scores['labels']
+    ranked = np.argsort(-probs, axis=1)[:, :topk]
+    hit1 = ranked[:, 0] == labels
+    hitk = (ranked == labels[:, None]).any(axis=1)
+    per_class = [float(100 * hit1[labels == c].mean()) if (labels == c).any() else None
+                 for c in range(probs.shape[1])]
+    return dict(top1=float(100 * hit1.mean()), topk=float(100 * hitk.mean()),
+                ece=expected_calibration_error(probs, labels), per_class=per_class, samples=int(len(labels)))
+
+
+def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> Dict:
+    """Everything the report needs from one finished pretraining run.
+
+    Args:
+        run: The run.
+        batch: Its batch size.
+        topk: The k of top-k.
+        train_images: Training images per epoch.
+
+    Returns:
+        ``val`` and (with a test split) ``test`` metrics from the score files, and ``cost``: wall seconds and peak
+        memory measured by the comparison (``None`` for runs it did not run itself), the iteration time and
+        images/s from the training log, and the training time those give (iterations x mean iteration time).
+    """
+    import os.path as osp
+    out = dict(method=run.method, seed=run.seed, setting=run.setting, name=run.name, work_dir=run.work_dir,
+               backbone=run.backbone, config=run.config, commands=[' '.join(['python', *c]) for c in run.commands()],
+               val=score_metrics(osp.join(run.work_dir, 'val_scores.npz'), topk))
+    if run.has_test:
+        out['test'] = score_metrics(osp.join(run.work_dir, 'test_scores.npz'), topk)
+    speed = train_speed(scalars(run.work_dir), batch)
+    measured = read_cost(run.work_dir)
+    iterations = run.epochs * -(-train_images // batch)
+    out['cost'] = dict(wall_seconds=measured.get('train_seconds'), max_rss_mib=measured.get('max_rss_mib'),
+                       peak_gpu_mib=speed['peak_gpu_mib'], iter_seconds=speed['iter_seconds'],
+                       images_per_s=speed['images_per_s'],
+                       train_seconds=speed['iter_seconds'] * iterations if speed['iter_seconds'] else None)
+    return out
+
+
+def choose_settings(results: Sequence[Dict]) -> Dict[str, Dict]:
+    """Per method, the sweep setting with the best mean validation top-1 over seeds (the first one on a tie).
+
+    Args:
+        results: :func:`run_result` of every run.
+
+    Returns:
+        ``{method: dict(setting=..., val_top1=..., candidates=[dict(setting, val_top1, seeds), ...])}``.
+    """
+    chosen = {}
+    for method in dict.fromkeys(r['method'] for r in results):
+        groups: Dict[str, List[Dict]] = {}
+        for r in results:
+            if r['method'] == method:
+                groups.setdefault(repr(sorted(r['setting'].items())), []).append(r)
+        candidates = [dict(setting=g[0]['setting'], val_top1=statistics.mean(r['val']['top1'] for r in g),
+                           seeds=len(g)) for g in groups.values()]
+        best = max(candidates, key=lambda c: c['val_top1'])  # max keeps the first of equal values
+        chosen[method] = dict(setting=best['setting'], val_top1=best['val_top1'], candidates=candidates)
+    return chosen
+
+
+def _ratio(value: Optional[float], reference: Optional[float]) -> Optional[float]:
+    return value / reference if value is not None and reference else None
+
+
+def summarise(results: Sequence[Dict], chosen: Dict[str, Dict], split: str) -> Dict[str, Dict]:
+    """Per method (at its chosen setting): accuracy, calibration and cost over seeds, cost also as a ratio to CE.
+
+    Args:
+        results: :func:`run_result` of every run.
+        chosen: :func:`choose_settings`.
+        split: ``'test'`` or ``'val'``: where accuracy is reported.
+
+    Returns:
+        ``{method: dict(top1=mean_std, topk=..., ece=..., per_class=[mean per class], seeds=[...], runs=[...],
+        train_seconds=..., images_per_s=..., max_rss_mib=..., *_vs_ce=...)}``.
+    """
+    table = {}
+    for method, pick in chosen.items():
+        runs = sorted((r for r in results if r['method'] == method and r['setting'] == pick['setting']),
+                      key=lambda r: r['seed'])
+        per_class = [mean_std([r[split]['per_class'][c] for r in runs])['mean']
+                     for c in range(len(runs[0][split]['per_class']))]
+        row = dict(label=LABELS[method], setting=pick['setting'], seeds=[r['seed'] for r in runs],
+                   runs=[r['name'] for r in runs], per_class=per_class,
+                   **{key: mean_std([r[split][key] for r in runs]) for key in ('top1', 'topk', 'ece')},
+                   val_top1=mean_std([r['val']['top1'] for r in runs]))
+        for key in ('train_seconds', 'wall_seconds', 'images_per_s', 'max_rss_mib', 'peak_gpu_mib'):
+            row[key] = mean_std([r['cost'][key] for r in runs])
+        table[method] = row
+    ce = table.get('ce')
+    for row in table.values():
+        for key in ('train_seconds', 'wall_seconds', 'images_per_s', 'max_rss_mib', 'peak_gpu_mib'):
+            row[f'{key}_vs_ce'] = _ratio(row[key]['mean'], ce[key]['mean']) if ce else None
+    return table
+
+
+def best_cheap_baseline(table: Dict[str, Dict]) -> Optional[str]:
+    """Of Mixup and CutMix, the one with the better mean *validation* top-1 (so the choice never sees test data)."""
+    present = [m for m in CHEAP_BASELINES if m in table]
+    return max(present, key=lambda m: table[m]['val_top1']['mean']) if present else None
+
+
+def per_seed(results: Sequence[Dict], method: str, setting: Dict, split: str, key: str = 'top1') -> Dict[int, float]:
+    """``{seed: value}`` of one method at one setting."""
+    return {r['seed']: r[split][key] for r in results if r['method'] == method and r['setting'] == setting}
+
+
+def comparisons(results: Sequence[Dict], table: Dict[str, Dict], split: str) -> List[Dict]:
+    """Paired differences of each MixSKD variant to CE and to the best cheap baseline, on top-1 and ECE.
+
+    Args:
+        results: :func:`run_result` of every run.
+        table: :func:`summarise`.
+        split: Where accuracy is reported.
+
+    Returns:
+        One dict per pair: ``method``, ``baseline``, ``top1`` and ``ece`` (:func:`paired_difference`), ``seeds``,
+        and ``time_ratio`` (training time of the method over the baseline's).
+    """
+    baselines = [b for b in ('ce', best_cheap_baseline(table)) if b]
+    out = []
+    for method in (m for m in MIXSKD_METHODS if m in table):
+        for base in baselines:
+            pair = dict(method=method, baseline=base)
+            for key in ('top1', 'ece'):
+                a = per_seed(results, method, table[method]['setting'], split, key)
+                b = per_seed(results, base, table[base]['setting'], split, key)
+                seeds = sorted(set(a) & set(b))
+                pair[key] = paired_difference([a[s] for s in seeds], [b[s] for s in seeds])
+                pair['seeds'] = seeds
+            pair['time_ratio'] = _ratio(table[method]['train_seconds']['mean'], table[base]['train_seconds']['mean'])
+            out.append(pair)
+    return out
+
+
+def transfer_summary(transfers: Sequence[Dict], table: Dict[str, Dict]) -> Dict[str, Dict]:
+    """Per task: each backbone's metric over seeds, and paired differences of MixSKD variants to the baselines.
+
+    Args:
+        transfers: One dict per fine-tune: ``task``, ``method``, ``seed``, ``metric``, ``value``.
+        table: :func:`summarise` (for the best cheap baseline).
+
+    Returns:
+        ``{task: dict(metric=..., per_method={method: mean_std}, comparisons=[...])}``.
+    """
+    out = {}
+    for task in dict.fromkeys(t['task'] for t in transfers):
+        rows = [t for t in transfers if t['task'] == task]
+        methods = list(dict.fromkeys(t['method'] for t in rows))
+        values = {m: {t['seed']: t['value'] for t in rows if t['method'] == m} for m in methods}
+        pairs = []
+        for method in (m for m in MIXSKD_METHODS if m in values):
+            for base in (b for b in ('ce', best_cheap_baseline(table)) if b in values):
+                seeds = sorted(set(values[method]) & set(values[base]))
+                pairs.append(dict(method=method, baseline=base, seeds=seeds,
+                                  value=paired_difference([values[method][s] for s in seeds],
+                                                          [values[base][s] for s in seeds])))
+        out[task] = dict(metric=rows[0]['metric'], per_method={m: mean_std(list(values[m].values())) for m in methods},
+                         comparisons=pairs)
+    return out
+
+
+def pooled_reliability(results: Sequence[Dict], table: Dict[str, Dict], split: str,
+                       num_bins: int = 15) -> Dict[str, Dict]:
+    """Reliability bins per method, over the samples of all its seeds (for the diagram)."""
+    import os.path as osp
+    out = {}
+    for method, row in table.items():
+        probs, labels = [], []
+        for r in results:
+            if r['name'] in row['runs']:
+                s = load_scores(osp.join(r['work_dir'], f'{split}_scores.npz'))
+                probs.append(s['probs'])
+                labels.append(s['labels'])
+        bins = reliability_bins(np.concatenate(probs), np.concatenate(labels), num_bins)
+        out[method] = {k: v.tolist() for k, v in bins.items()}
+    return out

@@ -1,0 +1,187 @@
+"""``report.md`` and the verdict of a comparison, written from the numbers of :mod:`.analysis` (nothing typed in)."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+from .configs import LABELS
+
+
+def _pm(stat: Dict, digits: int = 2) -> str:
+    if stat['mean'] is None:
+        return '—'
+    return f'{stat["mean"]:.{digits}f} ± {stat["std"]:.{digits}f}'
+
+
+def _num(value: Optional[float], digits: int = 1, suffix: str = '') -> str:
+    return '—' if value is None else f'{value:.{digits}f}{suffix}'
+
+
+def describe_difference(diff: Dict, unit: str = 'points', digits: int = 2) -> str:
+    """One difference in words: ``'+1.10 ± 0.50 points (95 % interval 0.60 to 1.60, significant)'``.
+
+    Args:
+        diff: :func:`~mixskd_mm.compare.analysis.paired_difference`.
+        unit: Unit of the values.
+        digits: Decimals.
+
+    Returns:
+        The phrase; it says *not significant* when the interval includes 0 and *one seed: no interval* for ``n = 1``.
+    """
+    head = f'{diff["mean"]:+.{digits}f}'
+    if diff['half_width'] is None:
+        return f'{head} {unit} (one seed: no interval, no claim)'
+    verdict = 'significant' if diff['significant'] else 'not significant: the interval includes 0'
+    return (f'{head} ± {diff["half_width"]:.{digits}f} {unit} (95 % interval {diff["low"]:+.{digits}f} to '
+            f'{diff["high"]:+.{digits}f} over {diff["n"]} seeds, {verdict})')
+
+
+def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str:
+    """The one-paragraph answer: does MixSKD beat the baselines here, by how much, how surely, at what cost.
+
+    Args:
+        pairs: :func:`~mixskd_mm.compare.analysis.comparisons`.
+        transfer: :func:`~mixskd_mm.compare.analysis.transfer_summary`.
+        split: The split the accuracies are measured on.
+
+    Returns:
+        The paragraph.
+    """
+    if not pairs:
+        return 'No MixSKD run was compared with a baseline, so there is no verdict.'
+    sentences = []
+    for method in dict.fromkeys(p['method'] for p in pairs):
+        parts = []
+        for p in (p for p in pairs if p['method'] == method):
+            ratio = f', at {p["time_ratio"]:.1f}x its training time' if p['time_ratio'] else ''
+            parts.append(f'{describe_difference(p["top1"])} over {LABELS[p["baseline"]]}{ratio}')
+        sentences.append(f'On the {split} split, {LABELS[method]} scores ' + '; and '.join(parts) + ' (top-1).')
+        wins = [p for p in pairs if p['method'] == method and p['top1']['significant'] and p['top1']['mean'] > 0]
+        losses = [p for p in pairs if p['method'] == method and p['top1']['significant'] and p['top1']['mean'] < 0]
+        undecided = [p for p in pairs if p['method'] == method and not p['top1']['significant']]
+        if losses:
+            sentences.append(f'It is significantly worse than {", ".join(LABELS[p["baseline"]] for p in losses)}.')
+        if wins and not undecided and not losses:
+            sentences.append('It beats every baseline here beyond the seed-to-seed noise.')
+        elif undecided:
+            sentences.append('Against ' + ', '.join(LABELS[p['baseline']] for p in undecided)
+                             + ' the difference is within the noise of these seeds: run more seeds before deciding.')
+        ece = [p for p in pairs if p['method'] == method]
+        sentences.append('Calibration (ECE, lower is better): ' + '; '.join(
+            f'{describe_difference(p["ece"])} vs {LABELS[p["baseline"]]}' for p in ece) + '.')
+    for task, summary in transfer.items():
+        for p in summary['comparisons']:
+            sentences.append(f'{task.capitalize()} fine-tuned from the {LABELS[p["method"]]} backbone: '
+                             f'{describe_difference(p["value"])} {summary["metric"]} over the '
+                             f'{LABELS[p["baseline"]]} backbone.')
+    return ' '.join(sentences)
+
+
+def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: Sequence[Dict],
+                    chosen: Dict[str, Dict], transfer: Dict[str, Dict], runs: Sequence[Dict],
+                    transfers: Sequence[Dict], split: str, plots: Sequence[str]) -> str:
+    """The text of ``report.md``.
+
+    Args:
+        data: The data summary.
+        settings: The comparison's settings.
+        table: :func:`~mixskd_mm.compare.analysis.summarise`.
+        pairs: :func:`~mixskd_mm.compare.analysis.comparisons`.
+        chosen: :func:`~mixskd_mm.compare.analysis.choose_settings`.
+        transfer: :func:`~mixskd_mm.compare.analysis.transfer_summary`.
+        runs: Every pretraining run's result.
+        transfers: Every fine-tune's result.
+        split: Where the accuracies are measured.
+        plots: The PNG files written beside the report.
+
+    Returns:
+        Markdown.
+    """
+    classes = data['classes']
+    k = min(5, len(classes))
+    counts = ', '.join(f'{s} {v["images"]}' for s, v in data['splits'].items())
+    where = ('the test split, evaluated once per run after training; every choice was made on validation'
+             if split == 'test' else
+             'the validation split (there is no test split)' + (
+                 ': the sweep chose its setting on this same split, so these numbers are optimistic'
+                 if settings.get('sweep') else ''))
+    lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', verdict(pairs, transfer, split), '',
+             '## Setup', '',
+             f'- Data: `{data["name"]}` ({data["layout"]}), {len(classes)} classes; images: {counts}'
+             + (' (validation carved from training)' if data['carved_val'] else '') + '.',
+             f'- Images: modes {data["modes"]}, width {data["sizes"]["width"]["min"]}–{data["sizes"]["width"]["max"]}'
+             f' px, height {data["sizes"]["height"]["min"]}–{data["sizes"]["height"]["max"]} px; trained at '
+             f'{settings["img_size"]}x{settings["img_size"]}.',
+             f'- Model: timm `{settings["model"]}`; {settings["epochs"]} epochs, batch {settings["batch"]}, SGD lr '
+             f'{settings["lr"]} (1 warm-up epoch, cosine); seeds {", ".join(map(str, settings["seeds"]))}; the same '
+             f'data, schedule and seeds for every method.',
+             f'- Accuracy, calibration and per-class numbers are measured on {where}.']
+    lines += [f'- Note: {note}' for note in data.get('notes', [])]
+    lines += ['', '## Results', '',
+              f'| method | top-1 (%) | top-{k} (%) | ECE (%) | train time (s) | vs CE | images/s | vs CE | '
+              f'peak memory (MiB) | vs CE |', '|---|---|---|---|---|---|---|---|---|---|']
+    for method, row in table.items():
+        memory = row['peak_gpu_mib'] if row['peak_gpu_mib']['mean'] is not None else row['max_rss_mib']
+        memory_ratio = row['peak_gpu_mib_vs_ce'] if row['peak_gpu_mib']['mean'] is not None else \
+            row['max_rss_mib_vs_ce']
+        lines.append(f'| {row["label"]} | {_pm(row["top1"])} | {_pm(row["topk"])} | {_pm(row["ece"])} | '
+                     f'{_num(row["train_seconds"]["mean"], 0)} | {_num(row["train_seconds_vs_ce"], 2, "x")} | '
+                     f'{_num(row["images_per_s"]["mean"], 1)} | {_num(row["images_per_s_vs_ce"], 2, "x")} | '
+                     f'{_num(memory["mean"], 0)} | {_num(memory_ratio, 2, "x")} |')
+    lines += ['', f'Mean ± sample standard deviation over {len(settings["seeds"])} seed(s). Train time: training '
+              'iterations x the mean iteration time the log reports (validation and start-up excluded; it survives '
+              'a resume); images/s from the same log; peak memory: CUDA allocations where mmengine logs them, '
+              'else the peak resident memory of the training process. Runs shared the machine '
+              f'({settings.get("jobs", 1)} at a time), so cost ratios are more reliable than absolute times.', '']
+    if pairs:
+        lines += ['## Paired differences (per seed, 95 % interval)', '',
+                  '| method | baseline | top-1 difference | ECE difference | time ratio |', '|---|---|---|---|---|']
+        lines += [f'| {LABELS[p["method"]]} | {LABELS[p["baseline"]]} | {describe_difference(p["top1"])} | '
+                  f'{describe_difference(p["ece"])} | {_num(p["time_ratio"], 2, "x")} |' for p in pairs]
+        lines += ['', 'The best cheap baseline (Mixup or CutMix) is the one with the better mean *validation* top-1.',
+                  '']
+    if 'ce' in table:
+        others = [m for m in table if m != 'ce']
+        lines += ['## Per-class accuracy change vs CE (percentage points, mean over seeds)', '',
+                  '| class | CE | ' + ' | '.join(LABELS[m] for m in others) + ' |',
+                  '|---|---|' + '---|' * len(others)]
+        for c, name in enumerate(classes):
+            ce = table['ce']['per_class'][c]
+            cells = ['—' if ce is None or table[m]['per_class'][c] is None else
+                     f'{table[m]["per_class"][c] - ce:+.1f}' for m in others]
+            lines.append(f'| {name} | {_num(ce, 1)} | ' + ' | '.join(cells) + ' |')
+        lines.append('')
+    if any(len(c['candidates']) > 1 for c in chosen.values()):
+        lines += ['## Sweep (chosen on validation top-1)', '', '| method | setting | val top-1 (%) | chosen |',
+                  '|---|---|---|---|']
+        for method, pick in chosen.items():
+            for cand in pick['candidates']:
+                mark = 'yes' if cand['setting'] == pick['setting'] else ''
+                lines.append(f'| {LABELS[method]} | {cand["setting"] or "default"} | {cand["val_top1"]:.2f} | '
+                             f'{mark} |')
+        lines.append('')
+    for task, summary in transfer.items():
+        lines += [f'## Transfer: {task} ({summary["metric"]})', '', '| backbone | value | fine-tunes |',
+                  '|---|---|---|']
+        lines += [f'| {LABELS[m]} | {_pm(v)} | {v["n"]} |' for m, v in summary['per_method'].items()]
+        lines += [f'- {LABELS[p["method"]]} - {LABELS[p["baseline"]]}: {describe_difference(p["value"])}'
+                  for p in summary['comparisons']]
+        lines.append('')
+    lines += ['## Runs', '', 'Every run is one of the project\'s tools on a config file kept in its work directory:',
+              '', '```bash']
+    for r in runs:
+        lines += r['commands']
+    for t in transfers:
+        lines.append(t['command'])
+    lines += ['```', '', 'Plots: ' + ', '.join(f'`{p}`' for p in plots) + '.']
+    return '\n'.join(lines) + '\n'
+
+
+def console_table(table: Dict[str, Dict], transfer: Dict[str, Dict]) -> List[str]:
+    """A short table for the terminal."""
+    lines = [f'{"method":<22} {"top-1 (%)":>16} {"ECE (%)":>14} {"time vs CE":>11}'
+             + ''.join(f' {task:>16}' for task in transfer)]
+    for method, row in table.items():
+        cells = ''.join(f' {_pm(s["per_method"].get(method, dict(mean=None))):>16}' for s in transfer.values())
+        lines.append(f'{row["label"]:<22} {_pm(row["top1"]):>16} {_pm(row["ece"]):>14} '
+                     f'{_num(row["train_seconds_vs_ce"], 2, "x"):>11}' + cells)
+    return lines
