@@ -21,6 +21,8 @@ from mixskd_mm.evaluation.metrics.calibration import expected_calibration_error,
 from .configs import CHEAP_BASELINES, LABELS, MIXSKD_METHODS
 from .study import PretrainRun, read_cost, scalars, train_speed
 
+COST_KEYS = ('train_seconds', 'wall_seconds', 'log_seconds', 'images_per_s', 'max_rss_mib', 'peak_gpu_mib')
+
 
 def t_quantile(df: int, p: float = 0.975) -> float:
     """The ``p`` quantile of Student's t with ``df`` degrees of freedom (scipy's, which scikit-image brings)."""
@@ -97,9 +99,10 @@ def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> Di
         train_images: Training images per epoch.
 
     Returns:
-        ``val`` and (with a test split) ``test`` metrics from the score files, and ``cost``: wall seconds and peak
-        memory measured by the comparison (``None`` for runs it did not run itself), the iteration time and
-        images/s from the training log, and the training time those give (iterations x mean iteration time).
+        ``val`` and (with a test split) ``test`` metrics from the score files, and ``cost``: the wall seconds of
+        ``tools/train.py`` and its peak memory as the comparison measured them (``None`` for runs it did not run
+        itself), the iteration time and images/s from the training log, ``log_seconds`` (iterations x that
+        iteration time) and ``train_seconds``: the wall time where measured, else ``log_seconds``.
     """
     import os.path as osp
     out = dict(method=run.method, seed=run.seed, setting=run.setting, name=run.name, work_dir=run.work_dir,
@@ -110,10 +113,12 @@ def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> Di
     speed = train_speed(scalars(run.work_dir), batch)
     measured = read_cost(run.work_dir)
     iterations = run.epochs * -(-train_images // batch)
-    out['cost'] = dict(wall_seconds=measured.get('train_seconds'), max_rss_mib=measured.get('max_rss_mib'),
+    estimate = speed['iter_seconds'] * iterations if speed['iter_seconds'] else None
+    wall = measured.get('train_seconds')
+    out['cost'] = dict(wall_seconds=wall, max_rss_mib=measured.get('max_rss_mib'),
                        peak_gpu_mib=speed['peak_gpu_mib'], iter_seconds=speed['iter_seconds'],
-                       images_per_s=speed['images_per_s'],
-                       train_seconds=speed['iter_seconds'] * iterations if speed['iter_seconds'] else None)
+                       images_per_s=speed['images_per_s'], log_seconds=estimate,
+                       train_seconds=wall if wall is not None else estimate)
     return out
 
 
@@ -165,12 +170,12 @@ def summarise(results: Sequence[Dict], chosen: Dict[str, Dict], split: str) -> D
                    runs=[r['name'] for r in runs], per_class=per_class,
                    **{key: mean_std([r[split][key] for r in runs]) for key in ('top1', 'topk', 'ece')},
                    val_top1=mean_std([r['val']['top1'] for r in runs]))
-        for key in ('train_seconds', 'wall_seconds', 'images_per_s', 'max_rss_mib', 'peak_gpu_mib'):
+        for key in COST_KEYS:
             row[key] = mean_std([r['cost'][key] for r in runs])
         table[method] = row
     ce = table.get('ce')
     for row in table.values():
-        for key in ('train_seconds', 'wall_seconds', 'images_per_s', 'max_rss_mib', 'peak_gpu_mib'):
+        for key in COST_KEYS:
             row[f'{key}_vs_ce'] = _ratio(row[key]['mean'], ce[key]['mean']) if ce else None
     return table
 

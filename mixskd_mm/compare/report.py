@@ -35,8 +35,19 @@ def describe_difference(diff: Dict, unit: str = 'points', digits: int = 2) -> st
             f'{diff["high"]:+.{digits}f} over {diff["n"]} seeds, {verdict})')
 
 
+def _short(diff: Dict, digits: int = 1) -> str:
+    """``'+1.1 ± 0.5'``, with ``(not significant)`` or ``(one seed)`` where no claim can be made."""
+    head = f'{diff["mean"]:+.{digits}f}'
+    if diff['half_width'] is None:
+        return f'{head} (one seed, no interval)'
+    return f'{head} ± {diff["half_width"]:.{digits}f}' + ('' if diff['significant'] else ' (not significant)')
+
+
 def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str:
     """The one-paragraph answer: does MixSKD beat the baselines here, by how much, how surely, at what cost.
+
+    Differences are paired over seeds with their 95 % half-width (:func:`describe_difference` gives the interval);
+    a difference whose interval includes 0 is called *not significant*.
 
     Args:
         pairs: :func:`~mixskd_mm.compare.analysis.comparisons`.
@@ -44,35 +55,35 @@ def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str
         split: The split the accuracies are measured on.
 
     Returns:
-        The paragraph.
+        The paragraph, e.g. ``MixSKD +1.1 ± 0.5 over CE, +0.2 ± 0.6 over CutMix (not significant) in test top-1
+        (points, 95 % intervals over 3 seeds), at 1.9x CE's training time. ...``.
     """
     if not pairs:
         return 'No MixSKD run was compared with a baseline, so there is no verdict.'
     sentences = []
     for method in dict.fromkeys(p['method'] for p in pairs):
-        parts = []
-        for p in (p for p in pairs if p['method'] == method):
-            ratio = f', at {p["time_ratio"]:.1f}x its training time' if p['time_ratio'] else ''
-            parts.append(f'{describe_difference(p["top1"])} over {LABELS[p["baseline"]]}{ratio}')
-        sentences.append(f'On the {split} split, {LABELS[method]} scores ' + '; and '.join(parts) + ' (top-1).')
-        wins = [p for p in pairs if p['method'] == method and p['top1']['significant'] and p['top1']['mean'] > 0]
-        losses = [p for p in pairs if p['method'] == method and p['top1']['significant'] and p['top1']['mean'] < 0]
-        undecided = [p for p in pairs if p['method'] == method and not p['top1']['significant']]
-        if losses:
-            sentences.append(f'It is significantly worse than {", ".join(LABELS[p["baseline"]] for p in losses)}.')
-        if wins and not undecided and not losses:
+        mine = [p for p in pairs if p['method'] == method]
+        n = mine[0]['top1']['n']
+        cost = next((f', at {p["time_ratio"]:.1f}x CE\'s training time' for p in mine
+                     if p['baseline'] == 'ce' and p['time_ratio']), '')
+        sentences.append(f'{LABELS[method]} ' + ', '.join(f'{_short(p["top1"])} over {LABELS[p["baseline"]]}'
+                                                         for p in mine)
+                         + f' in {split} top-1 (points, 95 % intervals over {n} seed{"s" if n > 1 else ""}){cost}.')
+        undecided = [LABELS[p['baseline']] for p in mine if not p['top1']['significant']]
+        worse = [LABELS[p['baseline']] for p in mine if p['top1']['significant'] and p['top1']['mean'] < 0]
+        if worse:
+            sentences.append(f'It is significantly worse than {" and ".join(worse)} here.')
+        if undecided:
+            sentences.append(f'Against {" and ".join(undecided)} the difference is within the noise of these seeds: '
+                             f'more seeds would be needed to tell.')
+        elif not worse:
             sentences.append('It beats every baseline here beyond the seed-to-seed noise.')
-        elif undecided:
-            sentences.append('Against ' + ', '.join(LABELS[p['baseline']] for p in undecided)
-                             + ' the difference is within the noise of these seeds: run more seeds before deciding.')
-        ece = [p for p in pairs if p['method'] == method]
-        sentences.append('Calibration (ECE, lower is better): ' + '; '.join(
-            f'{describe_difference(p["ece"])} vs {LABELS[p["baseline"]]}' for p in ece) + '.')
+        sentences.append('ECE (lower is better): ' + ', '.join(f'{_short(p["ece"])} vs {LABELS[p["baseline"]]}'
+                                                                for p in mine) + '.')
     for task, summary in transfer.items():
         for p in summary['comparisons']:
-            sentences.append(f'{task.capitalize()} fine-tuned from the {LABELS[p["method"]]} backbone: '
-                             f'{describe_difference(p["value"])} {summary["metric"]} over the '
-                             f'{LABELS[p["baseline"]]} backbone.')
+            sentences.append(f'{task.capitalize()} from the {LABELS[p["method"]]} backbone: {_short(p["value"])} '
+                             f'{summary["metric"]} over the {LABELS[p["baseline"]]} backbone.')
     return ' '.join(sentences)
 
 
@@ -112,7 +123,8 @@ def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: S
              f' px, height {data["sizes"]["height"]["min"]}–{data["sizes"]["height"]["max"]} px; trained at '
              f'{settings["img_size"]}x{settings["img_size"]}.',
              f'- Model: timm `{settings["model"]}`; {settings["epochs"]} epochs, batch {settings["batch"]}, SGD lr '
-             f'{settings["lr"]} (1 warm-up epoch, cosine); seeds {", ".join(map(str, settings["seeds"]))}; the same '
+             f'{settings["lr"]} ({"1 warm-up epoch, " if settings["epochs"] > 1 else ""}cosine); '
+             f'seeds {", ".join(map(str, settings["seeds"]))}; the same '
              f'data, schedule and seeds for every method.',
              f'- Accuracy, calibration and per-class numbers are measured on {where}.']
     lines += [f'- Note: {note}' for note in data.get('notes', [])]
@@ -127,10 +139,11 @@ def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: S
                      f'{_num(row["train_seconds"]["mean"], 0)} | {_num(row["train_seconds_vs_ce"], 2, "x")} | '
                      f'{_num(row["images_per_s"]["mean"], 1)} | {_num(row["images_per_s_vs_ce"], 2, "x")} | '
                      f'{_num(memory["mean"], 0)} | {_num(memory_ratio, 2, "x")} |')
-    lines += ['', f'Mean ± sample standard deviation over {len(settings["seeds"])} seed(s). Train time: training '
-              'iterations x the mean iteration time the log reports (validation and start-up excluded; it survives '
-              'a resume); images/s from the same log; peak memory: CUDA allocations where mmengine logs them, '
-              'else the peak resident memory of the training process. Runs shared the machine '
+    lines += ['', f'Mean ± sample standard deviation over {len(settings["seeds"])} seed(s). Train time: wall time of '
+              '`tools/train.py` (validation included; summed over the attempts of a resumed run, an attempt cut '
+              'short is not counted; runs the comparison did not run itself: iterations x the median iteration '
+              'time of their log); images/s from the training log; peak memory: CUDA allocations where mmengine '
+              'logs them, else the peak resident memory of the training process. Runs shared the machine '
               f'({settings.get("jobs", 1)} at a time), so cost ratios are more reliable than absolute times.', '']
     if pairs:
         lines += ['## Paired differences (per seed, 95 % interval)', '',

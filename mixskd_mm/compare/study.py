@@ -23,6 +23,8 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
+
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
 from .configs import has_key, run_config
@@ -217,7 +219,7 @@ def last_value(records: Sequence[Dict], key: str) -> Optional[float]:
 
 
 def train_speed(records: Sequence[Dict], batch: int) -> Dict[str, Optional[float]]:
-    """Seconds per iteration and images per second from the training records' ``time`` (IterTimerHook).
+    """Seconds per iteration (median over the logged windows) and images/s from the training records' ``time``.
 
     Args:
         records: The run's records (:func:`scalars`).
@@ -229,7 +231,8 @@ def train_speed(records: Sequence[Dict], batch: int) -> Dict[str, Optional[float
     """
     times = [r['time'] for r in records if 'lr' in r and 'time' in r]
     memory = [r['memory'] for r in records if 'lr' in r and 'memory' in r]
-    mean = sum(times) / len(times) if times else None
+    times = times[1:] if len(times) > 2 else times  # the first window holds the start-up iterations
+    mean = float(np.median(times)) if times else None
     return dict(iter_seconds=mean, images_per_s=batch / mean if mean else None,
                 peak_gpu_mib=float(max(memory)) if memory else None)
 

@@ -1,0 +1,277 @@
+"""`tools/compare.py` end to end on a tiny class-folder dataset of real images (Fashion-MNIST crops saved as PNG in
+four modes), with every method and two seeds; resuming, refusing changed settings, sweeps, and bad data."""
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from _helpers import ROOT, run_tool, tool_env
+from mmengine.config import Config
+from PIL import Image
+
+from mixskd_mm.compare.data import DataError, prepare_data
+from mixskd_mm.compare.report import verdict
+from mixskd_mm.evaluation.metrics.calibration import load_scores
+
+CLASSES = {0: 'shirt top', 1: 'trouser', 9: 'ankle boot'}  # a space in a name on purpose
+MODES = ('L', 'RGB', 'RGBA', 'P')
+TINY = ['--model', 'test_resnet', '--epochs', '1', '--batch', '8', '--no-progress', '--jobs', '1']
+
+
+def write_class_folders(root, per_class=(12, 4), seed=0, splits=('train', 'test')):
+    """Real Fashion-MNIST (or MNIST-5k) images of 3 classes as PNGs of several sizes and modes."""
+    from mixskd_mm.datasets import FashionMNIST
+    ds = FashionMNIST(split='train')
+    images, labels = ds.images[:, 0].numpy(), ds.labels.numpy()
+    rng = np.random.default_rng(seed)
+    for split, count in zip(splits, per_class):
+        offset = 0 if split == 'train' else 200
+        for c, name in CLASSES.items():
+            os.makedirs(root / split / name, exist_ok=True)
+            for j, i in enumerate(np.flatnonzero(labels == c)[offset:offset + count]):
+                img = Image.fromarray(images[i]).resize((int(rng.integers(24, 48)),) * 2)
+                mode = MODES[j % len(MODES)]
+                img = img.convert('RGB').convert('P') if mode == 'P' else img.convert(mode)
+                img.save(root / split / name / f'{j}.png')
+    return root
+
+
+def _png_size(path):
+    with open(path, 'rb') as f:
+        head = f.read(24)
+    assert head[:8] == b'\x89PNG\r\n\x1a\n', f'{path} is not a PNG'
+    return struct.unpack('>II', head[16:24])
+
+
+def compare(*args, timeout=1200, check=True):
+    return run_tool('tools/compare.py', *args, timeout=timeout, check=check)
+
+
+@pytest.fixture(scope='module')
+def folders(tmp_path_factory):
+    return write_class_folders(tmp_path_factory.mktemp('cls') / 'data')
+
+
+@pytest.fixture(scope='module')
+def full(folders, tmp_path_factory):
+    out = tmp_path_factory.mktemp('cmp') / 'out'
+    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce,mixup,cutmix,mixskd,mixskd-conv',
+                   '--seeds', '0', '1', *TINY)
+    return out, proc
+
+
+def test_every_method_and_seed_is_reported_from_its_own_score_files(full):
+    out, _ = full
+    results = json.loads((out / 'results.json').read_text())
+    assert list(results['summary']) == ['ce', 'mixup', 'cutmix', 'mixskd', 'mixskd-conv']
+    assert results['split'] == 'test' and results['data']['classes'] == ['ankle boot', 'shirt top', 'trouser']
+    assert set(results['data']['modes']) == set(MODES)
+    for method, row in results['summary'].items():
+        assert row['seeds'] == [0, 1]
+        runs = [r for r in results['runs'] if r['method'] == method]
+        scores = [load_scores(os.path.join(r['work_dir'], 'test_scores.npz')) for r in runs]
+        top1 = [100 * float((s['probs'].argmax(1) == s['labels']).mean()) for s in scores]
+        assert row['top1']['mean'] == pytest.approx(np.mean(top1))
+        assert all(len(s['labels']) == 12 for s in scores)  # the 4 test images of each class, each once
+        assert row['train_seconds']['mean'] > 0 and row['max_rss_mib']['mean'] > 100
+    assert results['summary']['ce']['train_seconds_vs_ce'] == pytest.approx(1.0)
+
+
+def test_test_accuracy_equals_what_the_test_tool_logged(full):
+    out, _ = full
+    run = out / 'runs' / 'mixskd_seed1'
+    logged = [json.loads(p.read_text()) for p in run.glob('test/*/*.json')]
+    assert logged, 'tools/test.py wrote no metrics json'
+    results = json.loads((out / 'results.json').read_text())
+    mine = next(r for r in results['runs'] if r['name'] == 'mixskd_seed1')
+    assert mine['test']['top1'] == pytest.approx(logged[-1]['accuracy/top1'])
+    assert mine['test']['ece'] == pytest.approx(logged[-1]['calibration/ece'], abs=1e-3)
+
+
+def test_paired_differences_and_verdict_match_the_json(full):
+    out, proc = full
+    results = json.loads((out / 'results.json').read_text())
+    pairs = results['comparisons']
+    best_cheap = max(('mixup', 'cutmix'), key=lambda m: results['summary'][m]['val_top1']['mean'])
+    assert {(p['method'], p['baseline']) for p in pairs} == {(m, b) for m in ('mixskd', 'mixskd-conv')
+                                                             for b in ('ce', best_cheap)}
+    for p in pairs:
+        a = {r['seed']: r['test']['top1'] for r in results['runs'] if r['method'] == p['method']}
+        b = {r['seed']: r['test']['top1'] for r in results['runs'] if r['method'] == p['baseline']}
+        diffs = [a[s] - b[s] for s in (0, 1)]
+        assert p['top1']['mean'] == pytest.approx(np.mean(diffs))
+        half = 12.7062047 * np.std(diffs, ddof=1) / np.sqrt(2)  # t(0.975, 1)
+        assert p['top1']['half_width'] == pytest.approx(half, rel=1e-6)
+        assert p['top1']['significant'] == bool(abs(np.mean(diffs)) > half)
+    report = (out / 'report.md').read_text()
+    text = verdict(pairs, results['transfer'], 'test')
+    assert text in report and text in proc.stdout
+    for p in pairs:
+        shown = f'{p["top1"]["mean"]:+.1f} ± {p["top1"]["half_width"]:.1f}'
+        label = {'ce': 'CE', 'mixup': 'Mixup', 'cutmix': 'CutMix'}[p['baseline']]
+        assert shown + ('' if p['top1']['significant'] else ' (not significant)') + f' over {label}' in text
+    assert '| ankle boot |' in report  # per-class table
+    for r in results['runs']:  # the exact commands, on configs kept in the work dirs
+        assert f'python tools/train.py {r["config"]} --work-dir {r["work_dir"]}' in report
+        assert os.path.isfile(r['config'])
+
+
+def test_plots(full):
+    out, _ = full
+    results = json.loads((out / 'results.json').read_text())
+    assert results['plots'] == ['accuracy.png', 'reliability.png', 'per_class.png', 'cost.png']
+    for name in results['plots']:
+        width, height = _png_size(out / name)
+        assert width > 200 and height > 200
+
+
+def test_second_invocation_retrains_nothing(full, folders):
+    out, _ = full
+    before = {p: p.stat().st_mtime for p in out.glob('runs/*/*.pth')}
+    start = time.time()
+    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce,mixup,cutmix,mixskd,mixskd-conv',
+                   '--seeds', '0', '1', *TINY)
+    assert time.time() - start < 60
+    assert 'pretraining runs to do' not in proc.stdout
+    assert {p: p.stat().st_mtime for p in out.glob('runs/*/*.pth')} == before
+    assert len(list(out.glob('logs/*.log'))) == 20  # 10 train + 10 test logs, no new ones
+
+
+def test_changed_settings_are_refused(full, folders):
+    out, _ = full
+    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce,mixup,cutmix,mixskd,mixskd-conv',
+                   '--seeds', '0', '1', *TINY[:3], '2', *TINY[4:], check=False)
+    assert proc.returncode != 0
+    assert 'epochs: 1 in' in proc.stderr and 'now 2' in proc.stderr and 'Use a new --out' in proc.stderr
+
+
+def test_print_commands_and_collect(folders, tmp_path):
+    out = tmp_path / 'out'
+    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce', '--seeds', '3', *TINY,
+                   '--print-commands')
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('python tools/')]
+    assert lines == [f'python tools/train.py {out}/runs/ce_seed3/config.py --work-dir {out}/runs/ce_seed3',
+                     f'python tools/test.py {out}/runs/ce_seed3/config.py {out}/runs/ce_seed3/epoch_1.pth '
+                     f'--work-dir {out}/runs/ce_seed3/test']
+    assert not (out / 'runs' / 'ce_seed3' / 'epoch_1.pth').exists()
+    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce', '--seeds', '3', *TINY,
+                   '--collect', check=False)
+    assert proc.returncode != 0 and 'ce_seed3' in proc.stderr and 'have not finished' in proc.stderr
+    for line in lines:  # a scheduler runs them; --collect then builds the report
+        run_tool(*line.split()[1:])
+    compare('--data', str(folders), '--out', str(out), '--methods', 'ce', '--seeds', '3', *TINY, '--collect')
+    assert json.loads((out / 'results.json').read_text())['summary']['ce']['seeds'] == [3]
+
+
+def test_sweep_is_chosen_on_validation(folders, tmp_path):
+    out = tmp_path / 'out'
+    compare('--data', str(folders), '--out', str(out), '--methods', 'ce,mixup', '--seeds', '0', *TINY,
+            '--sweep', 'model.alpha=0.2,1.0')
+    results = json.loads((out / 'results.json').read_text())
+    assert sorted(os.listdir(out / 'runs')) == ['ce_seed0', 'mixup_alpha-0.2_seed0', 'mixup_alpha-1.0_seed0']
+    candidates = results['chosen']['mixup']['candidates']
+    assert [c['setting'] for c in candidates] == [{'model.alpha': 0.2}, {'model.alpha': 1.0}]
+    best = max(candidates, key=lambda c: c['val_top1'])
+    assert results['chosen']['mixup']['setting'] == best['setting']
+    assert results['summary']['mixup']['setting'] == best['setting']
+    assert Config.fromfile(str(out / 'runs' / 'mixup_alpha-0.2_seed0' / 'config.py')).model.alpha == 0.2
+
+
+def test_killed_comparison_resumes_to_the_same_numbers(folders, tmp_path):
+    args = ['--data', str(folders), '--methods', 'mixskd', '--seeds', '0', '--model', 'test_resnet', '--epochs',
+            '3', '--batch', '8', '--no-progress', '--jobs', '1']
+    compare(*args, '--out', str(tmp_path / 'whole'))
+    out = tmp_path / 'killed'
+    proc = subprocess.Popen([sys.executable, 'tools/compare.py', *args, '--out', str(out)], cwd=ROOT, env=tool_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / 'runs' / 'mixskd_seed0' / 'epoch_1.pth'
+    deadline = time.time() + 600
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert first.exists() and proc.poll() is None, 'the comparison ended before it could be killed'
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)  # the training child dies with its parent
+    assert not (out / 'runs' / 'mixskd_seed0' / 'epoch_3.pth').exists()
+    resumed = compare(*args, '--out', str(out))
+    assert '--work-dir ' + str(out / 'runs' / 'mixskd_seed0') + ' --resume' in \
+        (out / 'logs' / 'mixskd_seed0.log').read_text()
+    assert resumed.returncode == 0
+    a = load_scores(str(tmp_path / 'whole' / 'runs' / 'mixskd_seed0' / 'test_scores.npz'))
+    b = load_scores(str(out / 'runs' / 'mixskd_seed0' / 'test_scores.npz'))
+    np.testing.assert_array_equal(a['labels'], b['labels'])
+    np.testing.assert_allclose(a['probs'], b['probs'], rtol=0, atol=1e-6)
+
+
+# -- bad data: each gets its message or its documented handling (no training) ------------------------------------
+def test_empty_data_folder(tmp_path):
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(DataError, match='holds no class folder'):
+        prepare_data(str(tmp_path / 'empty'), str(tmp_path / 'out'))
+    proc = compare('--data', str(tmp_path / 'empty'), '--out', str(tmp_path / 'out2'), *TINY, check=False)
+    assert proc.returncode != 0 and 'holds no class folder' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_empty_class_folder_is_refused(tmp_path):
+    root = write_class_folders(tmp_path / 'data', per_class=(4,), splits=('train',))
+    (root / 'train' / 'sandal').mkdir()
+    with pytest.raises(ValueError, match='sandal'):
+        prepare_data(str(root), str(tmp_path / 'out'))
+
+
+def test_val_class_unknown_to_train_is_refused(tmp_path):
+    root = write_class_folders(tmp_path / 'data', per_class=(4, 2), splits=('train', 'val'))
+    os.rename(root / 'val' / 'trouser', root / 'val' / 'trousers')
+    with pytest.raises(ValueError, match='trousers'):
+        prepare_data(str(root), str(tmp_path / 'out'))
+
+
+def test_val_lacking_a_class_keeps_the_training_numbering(tmp_path):
+    root = write_class_folders(tmp_path / 'data', per_class=(4, 2), splits=('train', 'val'))
+    for f in (root / 'val' / 'shirt top').iterdir():
+        f.unlink()
+    (root / 'val' / 'shirt top').rmdir()
+    prepare_data(str(root), str(tmp_path / 'out'))
+    lines = (tmp_path / 'out' / 'data' / 'val.txt').read_text().splitlines()
+    labels = {line.rsplit(' ', 1)[0].split(os.sep)[-2]: int(line.rsplit(' ', 1)[1]) for line in lines}
+    assert labels == {'ankle boot': 0, 'trouser': 2}
+
+
+def test_single_image_class_stays_in_training(tmp_path):
+    root = write_class_folders(tmp_path / 'data', per_class=(5,), splits=('train',))
+    for f in sorted((root / 'train' / 'trouser').iterdir())[1:]:
+        f.unlink()
+    with pytest.warns(UserWarning, match="'trouser' has a single training image"):
+        info = prepare_data(str(root / 'train'), str(tmp_path / 'out'))
+    assert info['splits']['train']['per_class'] == [4, 4, 1] and info['splits']['val']['per_class'] == [1, 1, 0]
+    assert any('single training image' in note for note in info['notes'])
+
+
+def test_corrupt_image_is_named(tmp_path):
+    root = write_class_folders(tmp_path / 'data', per_class=(4,), splits=('train',))
+    bad = root / 'train' / 'trouser' / '1.png'
+    bad.write_bytes(bad.read_bytes()[:60])
+    with pytest.raises(DataError, match='1.png'):
+        prepare_data(str(root), str(tmp_path / 'out'))
+
+
+def test_annotation_file(tmp_path):
+    root = write_class_folders(tmp_path / 'data', per_class=(4, 2), splits=('train', 'test'))
+    names = list(CLASSES.values())  # classes.txt gives the order; labels are indices into it
+    (root / 'classes.txt').write_text('\n'.join(names) + '\n')
+    for split in ('train', 'test'):
+        lines = [f'{split}/{c}/{f.name} {i}' for i, c in enumerate(names) for f in sorted((root / split / c).iterdir())]
+        (root / f'{split}.txt').write_text('\n'.join(lines) + '\n')
+    info = prepare_data(str(root / 'train.txt'), str(tmp_path / 'out'))
+    assert info['layout'] == 'annotation-file' and info['classes'] == names
+    assert (tmp_path / 'out' / 'data' / 'test.txt').read_text().splitlines()[0] == \
+        f'{root}/test/shirt top/0.png 0'
+    assert info['has_test'] and info['splits']['test']['images'] == 6 and info['carved_val']
+    (root / 'test.txt').write_text('test/trouser/0.png sandal\n')
+    with pytest.raises(DataError, match="label 'sandal'"):
+        prepare_data(str(root / 'train.txt'), str(tmp_path / 'out2'))
