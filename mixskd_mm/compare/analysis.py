@@ -203,7 +203,7 @@ def comparisons(results: Sequence[Dict], table: Dict[str, Dict], split: str) -> 
         One dict per pair: ``method``, ``baseline``, ``top1`` and ``ece`` (:func:`paired_difference`), ``seeds``,
         and ``time_ratio`` (training time of the method over the baseline's).
     """
-    baselines = [b for b in ('ce', best_cheap_baseline(table)) if b]
+    baselines = [b for b in ('ce', best_cheap_baseline(table)) if b in table]
     out = []
     for method in (m for m in MIXSKD_METHODS if m in table):
         for base in baselines:

@@ -163,8 +163,8 @@ def plan_transfer(args: argparse.Namespace, chosen: Dict[str, Dict], results: Se
             for seed in seeds:
                 run = next(r for r in results if r['method'] == method and r['seed'] == seed
                            and r['setting'] == pick['setting'])
-                work = osp.join(args.out, 'transfer', f'{flag}_{method}_seed{seed}')
-                leaf = osp.join(work, 'config.py')
+                name = f'{flag}_{method}_seed{seed}'
+                work, leaf = osp.join(args.out, 'transfer', name), osp.join(args.out, 'configs', f'{name}.py')
                 os.makedirs(work, exist_ok=True)
                 if config:
                     info = tr.write_user_leaf(config, flag, run['backbone'], leaf)

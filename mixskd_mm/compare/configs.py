@@ -11,7 +11,7 @@ Every run gets the same data, pipeline, schedule and seed list; only ``model`` d
 ========================  ====================================================================================
 
 The written file is complete (no ``_base_``), so it stays readable and runnable on its own:
-``python tools/train.py OUT/runs/NAME/config.py``.
+``python tools/train.py OUT/configs/NAME.py --work-dir OUT/runs/NAME``.
 """
 from __future__ import annotations
 

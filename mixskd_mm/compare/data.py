@@ -318,7 +318,7 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
     folder = osp.join(out_dir, 'data')
     os.makedirs(folder, exist_ok=True)
     if source == EMBEDDED:
-        opts = dict(per_class=500, val_per_class=100, **(embedded or {}))
+        opts = dict(dict(per_class=500, val_per_class=100), **(embedded or {}))
         root = write_embedded(osp.join(folder, 'fashion-mnist'), opts['per_class'], opts['val_per_class'],
                               opts.get('data_root'))
         classes, splits, layout = read_class_folders(root)

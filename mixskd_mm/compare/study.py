@@ -4,9 +4,11 @@ Layout of ``--out``::
 
     settings.json                       the settings the folder was started with (a changed setting is refused)
     data/                               classes.txt, {train,val,test}.txt, data.json (see compare.data)
-    runs/NAME/config.py                 one pretraining run (method, sweep setting, seed): the config it trains
-    runs/NAME/                          its work dir: checkpoints, logs, backbone.safetensors, val/test_scores.npz
-    transfer/TASK_NAME/config.py        one fine-tune from one backbone, and its work dir
+    configs/NAME.py                     the config of one pretraining run (method, sweep setting, seed) or
+                                        fine-tune (TASK_METHOD_seedS), as tools/train.py trains it
+    runs/NAME/                          a pretraining run's work dir: checkpoints, logs, backbone.safetensors,
+                                        val_scores.npz, test_scores.npz, cost.json
+    transfer/TASK_METHOD_seedS/         a fine-tune's work dir
     logs/                               each tool's output, appended across attempts
     report.md, results.json, *.png      the report (compare.report, compare.plots)
 
@@ -103,7 +105,7 @@ class PretrainRun:
         method: The method (``compare.configs.METHODS``).
         seed: Its seed.
         setting: The sweep setting it trains (``{}`` without a sweep, or when the swept keys do not apply).
-        work_dir: Its work directory (``out/runs/NAME``); ``config.py`` lies in it.
+        work_dir: Its work directory (``out/runs/NAME``); its config is ``out/configs/NAME.py``.
         epochs: Training epochs (the final checkpoint is ``epoch_{epochs}.pth``).
         has_test: Whether a test split is evaluated after training.
     """
@@ -122,7 +124,8 @@ class PretrainRun:
 
     @property
     def config(self) -> str:
-        return osp.join(self.work_dir, 'config.py')
+        """``out/configs/NAME.py``: outside the work dir, where mmengine writes its own dump of the config."""
+        return osp.join(osp.dirname(osp.dirname(self.work_dir)), 'configs', f'{self.name}.py')
 
     @property
     def backbone(self) -> str:

@@ -617,8 +617,8 @@ def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str,
     changes.append(f'model.backbone: TimmStageBackbone({info["model_name"]!r}, out_indices={tuple(out_indices)}, '
                    f'out_channels={channels}) loading {info["path"]}'
                    + (' (cifar_stem=True, as pretrained)' if info['cifar_stem'] else ''))
-    leaf.set('model.neck.in_channels', channels)
     changes.append(f'model.neck.in_channels: {list(model["neck"]["in_channels"])} -> {channels}')
+    leaf.set('model.neck.in_channels', channels)
     if task == 'det':
         leaf.set('model.bbox_head.num_classes', len(names))
         changes.append(f'model.bbox_head.num_classes = {len(names)}')

@@ -155,8 +155,8 @@ def test_print_commands_and_collect(folders, tmp_path):
     proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce', '--seeds', '3', *TINY,
                    '--print-commands')
     lines = [line for line in proc.stdout.splitlines() if line.startswith('python tools/')]
-    assert lines == [f'python tools/train.py {out}/runs/ce_seed3/config.py --work-dir {out}/runs/ce_seed3',
-                     f'python tools/test.py {out}/runs/ce_seed3/config.py {out}/runs/ce_seed3/epoch_1.pth '
+    assert lines == [f'python tools/train.py {out}/configs/ce_seed3.py --work-dir {out}/runs/ce_seed3',
+                     f'python tools/test.py {out}/configs/ce_seed3.py {out}/runs/ce_seed3/epoch_1.pth '
                      f'--work-dir {out}/runs/ce_seed3/test']
     assert not (out / 'runs' / 'ce_seed3' / 'epoch_1.pth').exists()
     proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce', '--seeds', '3', *TINY,
@@ -179,7 +179,7 @@ def test_sweep_is_chosen_on_validation(folders, tmp_path):
     best = max(candidates, key=lambda c: c['val_top1'])
     assert results['chosen']['mixup']['setting'] == best['setting']
     assert results['summary']['mixup']['setting'] == best['setting']
-    assert Config.fromfile(str(out / 'runs' / 'mixup_alpha-0.2_seed0' / 'config.py')).model.alpha == 0.2
+    assert Config.fromfile(str(out / 'configs' / 'mixup_alpha-0.2_seed0.py')).model.alpha == 0.2
 
 
 def test_killed_comparison_resumes_to_the_same_numbers(folders, tmp_path):

@@ -92,3 +92,27 @@ def test_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(tmp_path, fa
     resumed = _losses(killed)
     for it in range(per_epoch + 1, 3 * per_epoch + 1):
         assert resumed[it] == pytest.approx(expected[it], rel=1e-6, abs=1e-6), f'iteration {it}'
+
+
+def test_validation_leaves_the_training_random_stream_untouched():
+    """A validation between epochs (its data-loader iterator draws a seed from torch's RNG) must not shift the
+    training draws after it, or a run resumed from the checkpoint written before that validation diverges."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from mixskd_mm.engine.hooks.rng_state_hook import RNGStateHook
+    hook = RNGStateHook()
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    expected = (torch.rand(3), np.random.rand(), random.random())
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    hook.before_val_epoch(None)
+    torch.rand(5), np.random.rand(4), random.random()  # what validation draws
+    hook.after_val_epoch(None, {})
+    got = (torch.rand(3), np.random.rand(), random.random())
+    assert torch.equal(got[0], expected[0]) and got[1:] == expected[1:]

@@ -1,6 +1,7 @@
-"""The demo's PNG plots: training losses, result bars, and predictions of the fine-tuned models on held-out scenes.
+"""Predictions of the demo's fine-tuned detectors and segmentors on held-out composed scenes, beside the truth.
 
-Plain functions over the dicts tools/demo.py's steps return (see ``demo_report.py`` for the report itself).
+Used by ``tools/demo.py`` after ``tools/compare.py`` has fine-tuned on the composed scenes (``--det-data`` /
+``--seg-data``); the models are loaded in this process from the configs and checkpoints the fine-tunes wrote.
 """
 from __future__ import annotations
 
@@ -10,76 +11,8 @@ import os
 import os.path as osp
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
-from demo_report import METHODS, curve, scalars
-
 if TYPE_CHECKING:
     import numpy as np
-
-
-def write_plots(runs: Sequence[Dict], transfers: Sequence[Dict], table: Dict, data: Dict, out: str) -> None:
-    """Draw every PNG of the demo into ``out`` with matplotlib's Agg backend (no display needed).
-
-    Args:
-        runs: The pretraining runs.
-        transfers: The fine-tunes.
-        table: The summary of :func:`summarise`.
-        data: The composed transfer data.
-        out: The output folder.
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import mixskd_mm  # noqa: F401  (weights-only loading of the fine-tuned checkpoints)
-    plot_curves(runs, transfers, osp.join(out, 'loss_curves.png'))
-    plot_results(table, osp.join(out, 'results.png'))
-    plot_predictions(transfers, data, out)
-
-
-def plot_curves(runs: Sequence[Dict], transfers: Sequence[Dict], path: str) -> None:
-    """Plot the training losses: the pretraining runs of both methods, and the fine-tunes from both backbones.
-
-    Args:
-        runs: The pretraining runs (their curves are read from their ``work_dir``).
-        transfers: The fine-tunes, with their ``loss`` curves.
-        path: The PNG to write.
-    """
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    for ax, method in zip(axes[0], METHODS):
-        for r in (r for r in runs if r['method'] == method):
-            c = curve(scalars(r['work_dir']))
-            ax.plot(c['step'], c['value'], label=f'seed {r["seed"]}')
-        ax.set(title=f'{method} pretraining: training loss', xlabel='iteration', ylabel='loss')
-        ax.legend()
-    for ax, task in zip(axes[1], ('detection', 'segmentation')):
-        for t in (t for t in transfers if t['task'] == task):
-            ax.plot(t['loss']['step'], t['loss']['value'], label=f'{t["method"]} backbone')
-        ax.set(title=f'{task} fine-tune: training loss', xlabel='iteration', ylabel='loss')
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def plot_results(table: Dict, path: str) -> None:
-    """Plot bars of top-1 (mean ± std over seeds), box mAP and mIoU for both methods.
-
-    Args:
-        table: The summary of :func:`summarise`.
-        path: The PNG to write.
-    """
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-    panels = (('top1_mean', 'top1_std', 'backbone top-1 (%)'), ('box_mAP', None, 'box mAP (%)'),
-              ('mIoU', None, 'mIoU (%)'))
-    for ax, (key, err, title) in zip(axes, panels):
-        values = [table[m][key] for m in METHODS]
-        bars = ax.bar(METHODS, values, yerr=[table[m][err] for m in METHODS] if err else None, capsize=6,
-                      color=['tab:gray', 'tab:blue'])
-        ax.bar_label(bars, fmt='%.2f', padding=3)
-        ax.set(title=title, ylim=(min(values) * 0.9 if key == 'top1_mean' else 0, max(values) * 1.12 + 1e-6))
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def _val_images(data: Dict, count: int) -> List[str]:
@@ -87,23 +20,29 @@ def _val_images(data: Dict, count: int) -> List[str]:
     return sorted(glob.glob(osp.join(data['root'], 'images', 'val', '*.png')))[:count]
 
 
-def plot_predictions(transfers: Sequence[Dict], data: Dict, out: str, count: int = 4, score_thr: float = 0.3) -> None:
+def write_prediction_plots(transfers: Sequence[Dict], data: Dict, out: str, count: int = 4,
+                           score_thr: float = 0.3) -> None:
     """Draw the fine-tuned models' predictions on a few validation scenes next to the ground truth.
 
     The models are loaded in this process with mmdet's ``init_detector`` / mmseg's ``init_model`` from the configs
     and checkpoints the fine-tunes wrote.
 
     Args:
-        transfers: The fine-tunes (``task``, ``method``, ``config``, ``checkpoint``).
-        data: The composed transfer data (``root``, ``ann_files``, ``classes``).
+        transfers: The fine-tunes (``task``: ``'detection'`` / ``'segmentation'``, ``method`` label, ``config``,
+            ``checkpoint``).
+        data: The composed transfer data (``root``, ``ann_files``, ``classes``), as ``write_composed_dataset`` returns.
         out: The folder of ``predictions_detection.png`` and ``predictions_segmentation.png``.
         count: How many validation scenes to draw.
         score_thr: The lowest score of a drawn predicted box.
     """
+    import matplotlib
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.patches import Rectangle
     from PIL import Image
+
+    import mixskd_mm  # noqa: F401  (weights-only loading of the fine-tuned checkpoints)
     images = _val_images(data, count)
     arrays = [np.asarray(Image.open(p).convert('RGB')) for p in images]
     with open(osp.join(data['root'], data['ann_files']['val'])) as f:
