@@ -72,7 +72,7 @@ def compare_argv(args: argparse.Namespace, scenes: str) -> List[str]:
     if args.jobs:
         argv += ['--jobs', str(args.jobs)]
     if args.quick:  # a 2-iteration detector scores below 0.05: keep its boxes to measure
-        argv += ['--transfer-options', 'model.test_cfg.score_thr=0.0']
+        argv += ['--det-options', 'model.test_cfg.score_thr=0.0']
     if args.no_progress:
         argv.append('--no-progress')
     return argv

@@ -21,6 +21,8 @@ from .study import PretrainRun, SettingsChanged, check_settings, last_value, par
 
 DESCRIPTION = 'Does MixSKD pay off on my data? Compare CE, Mixup, CutMix and MixSKD pretraining, honestly.'
 TASKS = {'det': 'detection', 'seg': 'segmentation'}
+#: the methods' training cost, most expensive first (runs start in this order so that no long run starts last)
+COST_RANK = {'mixskd': 0, 'mixskd-conv': 1, 'cutmix': 2, 'mixup': 3, 'ce': 4}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--seg-iters', type=int, default=300, help='iterations of the --seg-data recipe')
     g.add_argument('--transfer-seeds', type=int, default=None,
                    help='fine-tune the backbones of the first N seeds (default: all)')
-    g.add_argument('--transfer-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='--cfg-options for every fine-tune (e.g. train_cfg.max_epochs=2)')
+    g.add_argument('--det-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='--cfg-options of every detection fine-tune (e.g. train_cfg.max_epochs=2)')
+    g.add_argument('--seg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='--cfg-options of every segmentation fine-tune (e.g. train_cfg.max_iters=2000)')
     g = p.add_argument_group('running')
     g.add_argument('--jobs', type=int, default=None, help='runs at once (default: 2 on a CPU with 2+ cores, or 1)')
     g.add_argument('--gpus', default=None, help='comma-separated GPU ids: one run per GPU')
@@ -101,7 +105,7 @@ def settings_of(args: argparse.Namespace) -> Dict:
                 det_data=path(args.det_data), seg_data=path(args.seg_data),
                 det_iters=args.det_iters if args.det_data else None,
                 seg_iters=args.seg_iters if args.seg_data else None, transfer_seeds=args.transfer_seeds,
-                transfer_options=args.transfer_options)
+                det_options=args.det_options, seg_options=args.seg_options)
 
 
 def load_data(args: argparse.Namespace) -> Dict:
@@ -172,8 +176,9 @@ def plan_transfer(args: argparse.Namespace, chosen: Dict[str, Dict], results: Se
                     info = tr.write_folder_leaf(folder, flag, run['backbone'], leaf,
                                                 iters=getattr(args, f'{flag}_iters'))
                 command = ['tools/train.py', leaf, '--work-dir', work]
-                if args.transfer_options:
-                    command += ['--cfg-options', *args.transfer_options]
+                options = getattr(args, f'{flag}_options')
+                if options:
+                    command += ['--cfg-options', *options]
                 specs.append(dict(task=task, flag=flag, method=method, seed=seed, work_dir=work, config=leaf,
                                   metric=info['metric'], changes=info.get('changes', []), args=command,
                                   command='python ' + ' '.join(command),
@@ -225,7 +230,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     if pending and not args.collect:
         print(f'[compare] {len(pending)} of {len(runs)} pretraining runs to do, {pool.jobs} at a time '
               f'({pool.threads} thread(s) each)', flush=True)
-        pool.map([lambda r=r: pretrain(pool, r, iters_per_epoch, args) for r in pending])
+        longest_first = sorted(pending, key=lambda r: COST_RANK.get(r.method, len(COST_RANK)))  # a short tail
+        pool.map([lambda r=r: pretrain(pool, r, iters_per_epoch, args) for r in longest_first])
     unfinished = [r.name for r in runs if not r.finished]
     if unfinished:
         raise RuntimeError(f'{len(unfinished)} pretraining run(s) have not finished: {", ".join(unfinished)}. Run '

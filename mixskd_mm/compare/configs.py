@@ -81,7 +81,8 @@ def pipelines(img_size: int) -> Dict[str, List[Dict]]:
 
 
 def _loader(data_dir: str, split: str, pipeline: List[Dict], batch: int, workers: int, shuffle: bool) -> Dict:
-    return dict(batch_size=batch, num_workers=workers, persistent_workers=workers > 0,
+    # persistent workers would carry their random streams across epochs, which a resumed run cannot restore
+    return dict(batch_size=batch, num_workers=workers, persistent_workers=False,
                 sampler=dict(type='DefaultSampler', shuffle=shuffle),
                 dataset=dict(type='ImageNet', data_root=data_dir, split='', ann_file=f'{split}.txt',
                              classes='classes.txt', pipeline=pipeline))

@@ -3,53 +3,19 @@ four modes), with every method and two seeds; resuming, refusing changed setting
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from _compare_data import CLASSES, MODES, TINY, compare, png_size, write_class_folders
 from _helpers import ROOT, run_tool, tool_env
 from mmengine.config import Config
-from PIL import Image
 
 from mixskd_mm.compare.data import DataError, prepare_data
 from mixskd_mm.compare.report import verdict
 from mixskd_mm.evaluation.metrics.calibration import load_scores
-
-CLASSES = {0: 'shirt top', 1: 'trouser', 9: 'ankle boot'}  # a space in a name on purpose
-MODES = ('L', 'RGB', 'RGBA', 'P')
-TINY = ['--model', 'test_resnet', '--epochs', '1', '--batch', '8', '--no-progress', '--jobs', '1']
-
-
-def write_class_folders(root, per_class=(12, 4), seed=0, splits=('train', 'test')):
-    """Real Fashion-MNIST (or MNIST-5k) images of 3 classes as PNGs of several sizes and modes."""
-    from mixskd_mm.datasets import FashionMNIST
-    ds = FashionMNIST(split='train')
-    images, labels = ds.images[:, 0].numpy(), ds.labels.numpy()
-    rng = np.random.default_rng(seed)
-    for split, count in zip(splits, per_class):
-        offset = 0 if split == 'train' else 200
-        for c, name in CLASSES.items():
-            os.makedirs(root / split / name, exist_ok=True)
-            for j, i in enumerate(np.flatnonzero(labels == c)[offset:offset + count]):
-                img = Image.fromarray(images[i]).resize((int(rng.integers(24, 48)),) * 2)
-                mode = MODES[j % len(MODES)]
-                img = img.convert('RGB').convert('P') if mode == 'P' else img.convert(mode)
-                img.save(root / split / name / f'{j}.png')
-    return root
-
-
-def _png_size(path):
-    with open(path, 'rb') as f:
-        head = f.read(24)
-    assert head[:8] == b'\x89PNG\r\n\x1a\n', f'{path} is not a PNG'
-    return struct.unpack('>II', head[16:24])
-
-
-def compare(*args, timeout=1200, check=True):
-    return run_tool('tools/compare.py', *args, timeout=timeout, check=check)
 
 
 @pytest.fixture(scope='module')
@@ -126,7 +92,7 @@ def test_plots(full):
     results = json.loads((out / 'results.json').read_text())
     assert results['plots'] == ['accuracy.png', 'reliability.png', 'per_class.png', 'cost.png']
     for name in results['plots']:
-        width, height = _png_size(out / name)
+        width, height = png_size(out / name)
         assert width > 200 and height > 200
 
 
