@@ -63,6 +63,15 @@ def read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
     Raises:
         DataError: if the folder does not exist or holds no class folder.
     """
+    try:
+        return _read_class_folders(root)
+    except DataError:
+        raise
+    except (ValueError, FileNotFoundError) as err:  # the folder rules of scan_class_folders
+        raise DataError(str(err)) from err
+
+
+def _read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
     if not osp.isdir(root):
         raise DataError(f'--data {root!r}: no such folder. Give a folder of class folders (DIR/<class>/<images>), '
                         f'DIR/train/<class> (+ DIR/val, DIR/test), an annotation file, or {EMBEDDED!r}.')

@@ -9,6 +9,8 @@ from .configs import LABELS
 def _pm(stat: Dict, digits: int = 2) -> str:
     if stat['mean'] is None:
         return '—'
+    if stat.get('n') == 1:  # one value has no spread to show
+        return f'{stat["mean"]:.{digits}f}'
     return f'{stat["mean"]:.{digits}f} ± {stat["std"]:.{digits}f}'
 
 
@@ -64,16 +66,19 @@ def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str
     for method in dict.fromkeys(p['method'] for p in pairs):
         mine = [p for p in pairs if p['method'] == method]
         n = mine[0]['top1']['n']
+        intervals = f'95 % intervals over {n} seeds' if n > 1 else 'one seed: no interval'
         cost = next((f', at {p["time_ratio"]:.1f}x CE\'s training time' for p in mine
                      if p['baseline'] == 'ce' and p['time_ratio']), '')
         sentences.append(f'{LABELS[method]} ' + ', '.join(f'{_short(p["top1"])} over {LABELS[p["baseline"]]}'
                                                          for p in mine)
-                         + f' in {split} top-1 (points, 95 % intervals over {n} seed{"s" if n > 1 else ""}){cost}.')
+                         + f' in {split} top-1 (points, {intervals}){cost}.')
         undecided = [LABELS[p['baseline']] for p in mine if not p['top1']['significant']]
         worse = [LABELS[p['baseline']] for p in mine if p['top1']['significant'] and p['top1']['mean'] < 0]
         if worse:
             sentences.append(f'It is significantly worse than {" and ".join(worse)} here.')
-        if undecided:
+        if n < 2:
+            sentences.append('With one seed nothing can be said about the noise: run at least 3 seeds to decide.')
+        elif undecided:
             sentences.append(f'Against {" and ".join(undecided)} the difference is within the noise of these seeds: '
                              f'more seeds would be needed to tell.')
         elif not worse:
@@ -81,9 +86,11 @@ def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str
         sentences.append('ECE (lower is better): ' + ', '.join(f'{_short(p["ece"])} vs {LABELS[p["baseline"]]}'
                                                                 for p in mine) + '.')
     for task, summary in transfer.items():
-        for p in summary['comparisons']:
-            sentences.append(f'{task.capitalize()} from the {LABELS[p["method"]]} backbone: {_short(p["value"])} '
-                             f'{summary["metric"]} over the {LABELS[p["baseline"]]} backbone.')
+        for method in dict.fromkeys(p['method'] for p in summary['comparisons']):
+            mine = [p for p in summary['comparisons'] if p['method'] == method]
+            sentences.append(f'{task.capitalize()} ({summary["metric"]}) fine-tuned from the {LABELS[method]} '
+                             f'backbone: ' + ', '.join(f'{_short(p["value"])} over {LABELS[p["baseline"]]}'
+                                                       for p in mine) + '.')
     return ' '.join(sentences)
 
 

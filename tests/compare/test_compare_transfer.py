@@ -45,4 +45,4 @@ def test_user_det_and_seg_configs_are_fine_tuned_from_every_backbone(tmp_path, t
     assert set(results['transfer']['segmentation']['per_method']) == {'ce', 'mixskd'}
     report = (out / 'report.md').read_text()
     assert '## Transfer: detection (coco/bbox_mAP)' in report and '## Transfer: segmentation (mIoU)' in report
-    assert 'Detection from the MixSKD backbone' in proc.stdout
+    assert 'Detection (coco/bbox_mAP) fine-tuned from the MixSKD backbone: ' in proc.stdout
