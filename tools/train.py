@@ -30,6 +30,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = config_utils.load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     config_utils.add_safety_hooks(cfg)
+    config_utils.per_rank_seeds(cfg)  # distributed: each process draws its own lam and permutation
     check_data_paths(cfg, splits=('train', 'val'))
     if args.amp:
         config_utils.enable_amp(cfg)

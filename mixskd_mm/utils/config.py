@@ -87,6 +87,27 @@ def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir
     return cfg
 
 
+def per_rank_seeds(cfg: Config) -> Config:
+    """Under a distributed launcher, seed every process differently (MMEngine's ``randomness.diff_rank_seed``).
+
+    Each rank then draws its own Mixup/CutMix lam and permutation, as the released ImageNet script does (it draws
+    them per process), and its own augmentation and dropout. What else MMEngine 0.10.7 changes with it: process
+    ``r`` is seeded with ``seed + r`` (python, numpy, torch) and ``runner.seed`` is that value, so data-loader
+    workers are seeded per rank as before; the samplers get no seed, so ``DefaultSampler`` takes one drawn on rank 0
+    and broadcast (``sync_random_seed``): the shuffle stays one order split across ranks, deterministic for a given
+    ``seed`` but not the order a run without ``diff_rank_seed`` gets. Model weights stay identical across ranks (the
+    Runner broadcasts rank 0's after ``init_weights``, DDP at wrapping). ``RNGStateHook`` saves every rank's
+    generators, so resuming stays exact. A config (or ``--cfg-options randomness.diff_rank_seed=False``) that sets
+    it keeps its choice; single-process runs are left as they are.
+    """
+    if cfg.get('launcher', 'none') == 'none':
+        return cfg
+    randomness = dict(cfg.get('randomness') or dict(seed=None))
+    randomness.setdefault('diff_rank_seed', True)
+    cfg.randomness = randomness
+    return cfg
+
+
 #: hooks tools/train.py adds to every config (mixskd_mm, mmdet and mmseg alike)
 SAFETY_HOOKS = ('mixskd_mm.SanityCheckHook', 'mixskd_mm.NonFiniteLossHook', 'mixskd_mm.RNGStateHook')
 

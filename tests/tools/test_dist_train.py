@@ -3,13 +3,20 @@ the CPU (gloo), with the real Runner and DDP wrapper."""
 import glob
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
+import pytest
+import torch
 from _helpers import ROOT, loader_opts, tool_env
 
+import mixskd_mm  # noqa: F401  (weights-only loading of mmengine checkpoints)
+
 CONFIG = 'configs/mixskd/mixskd_test-resnet_1xb64-10e_fashion-mnist.py'
+PER_EPOCH = 10  # 40 images, 2 per process and step, 2 processes
 
 
 def _free_port() -> int:
@@ -18,9 +25,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(script, *args):
-    env = tool_env(PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
-    proc = subprocess.run(['bash', script, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+def _env(**extra):
+    return tool_env(PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1', **extra)
+
+
+def _launch(script, *args, env=None):
+    proc = subprocess.run(['bash', script, *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=env or _env())
     assert proc.returncode == 0, f'{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
     return proc.stdout + proc.stderr
 
@@ -39,3 +50,90 @@ def test_two_processes_train_split_the_data_and_evaluate(tmp_path, fake_fashion_
     out = _launch('tools/dist_test.sh', CONFIG, str(work / 'epoch_1.pth'), '2', '--work-dir', str(tmp_path / 'test'),
                   '--cfg-options', *loader_opts(fake_fashion_mnist, ('test',), batch=4))
     assert 'Epoch(test)' in out and 'accuracy/top1' in out
+
+
+# -- per-rank lam and permutation, exact resume --------------------------------------------------------------------
+def _probe_setup(tmp_path, data_root):
+    """A config adding the test-only ``RankProbeHook`` (tests/_rank_probe.py), and the train options: 2 epochs of
+    10 steps, validation (and the best checkpoint) after each, deterministic kernels."""
+    config = tmp_path / 'probe_cfg.py'
+    config.write_text(f"_base_ = {os.path.join(ROOT, CONFIG)!r}\n"
+                      "custom_imports = dict(imports=['_rank_probe'], allow_failed_imports=False)\n"
+                      "custom_hooks = [dict(type='RankProbeHook')]\n")
+    opts = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=1', 'randomness.deterministic=True',
+            'train_dataloader.dataset.num_per_class=None', *loader_opts(data_root, batch=2)]
+    return str(config), opts
+
+
+def _probe_env(**extra):
+    return _env(PYTHONPATH=os.path.join(ROOT, 'tests'), **extra)
+
+
+def _records(work_dir, rank):
+    """``{iter: record}`` of one rank; a resumed run's records replace those of the iterations it repeated."""
+    with open(os.path.join(work_dir, f'probe_rank{rank}.jsonl')) as f:
+        return {rec['iter']: rec for rec in map(json.loads, f)}
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory, fake_fashion_mnist):
+    """One uninterrupted 2-process run: (config, options, work dir)."""
+    tmp = tmp_path_factory.mktemp('dist_full')
+    config, opts = _probe_setup(tmp, fake_fashion_mnist)
+    _launch('tools/dist_train.sh', config, '2', '--work-dir', str(tmp / 'work'), '--cfg-options', *opts,
+            env=_probe_env())
+    return config, opts, tmp / 'work'
+
+
+def test_each_process_draws_its_own_lam_and_saves_its_generators(uninterrupted):
+    _, _, work = uninterrupted
+    ranks = [_records(work, 0), _records(work, 1)]
+    assert sorted(ranks[0]) == sorted(ranks[1]) == list(range(1, 2 * PER_EPOCH + 1))
+    for it in ranks[0]:
+        assert ranks[0][it]['mix_lam'] != ranks[1][it]['mix_lam'], f'iteration {it}: both ranks drew one lam'
+    ckpt = torch.load(work / 'epoch_1.pth', map_location='cpu', weights_only=True)
+    states = ckpt['rng_state_per_rank']
+    assert len(states) == 2 and not torch.equal(states[0]['torch'], states[1]['torch'])
+    assert torch.equal(ckpt['rng_state']['torch'], states[0]['torch'])  # the single-process entry: rank 0's
+
+
+def _kill_mid_epoch_2(config, opts, work):
+    """Start the run, stop every rank before iteration 15 (the probe), SIGKILL the launcher's process group and
+    the workers (torchrun starts each in its own session)."""
+    cmd = ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(work), '--cfg-options', *opts]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env=_probe_env(RANK_PROBE_PAUSE_AT=str(PER_EPOCH + 5)))
+    markers = [work / f'paused_rank{r}' for r in (0, 1)]
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not all(m.is_file() and m.read_text() for m in markers):
+        time.sleep(0.1)
+    try:
+        assert proc.poll() is None, 'the run ended before it could be killed mid-epoch'
+        assert all(m.is_file() for m in markers), 'the ranks did not reach iteration 15 in time'
+    finally:
+        pids = [int(m.read_text()) for m in markers if m.is_file() and m.read_text()]
+        for kill, pid in [(os.killpg, proc.pid)] + [(os.kill, pid) for pid in pids]:
+            try:
+                kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # already gone
+                pass
+        proc.wait()
+
+
+def test_killed_two_process_run_resumes_with_the_losses_of_an_uninterrupted_run(uninterrupted, tmp_path):
+    config, opts, full = uninterrupted
+    killed = tmp_path / 'killed'
+    _kill_mid_epoch_2(config, opts, killed)
+    assert os.path.isfile(killed / 'epoch_1.pth') and not os.path.exists(killed / 'epoch_2.pth')
+    for rank in (0, 1):  # the same seed gives the same run up to the kill
+        before, expected = _records(killed, rank), _records(full, rank)
+        assert sorted(before) == list(range(1, PER_EPOCH + 5))
+        assert [before[i] for i in before] == [expected[i] for i in before]
+
+    out = _launch('tools/dist_train.sh', config, '2', '--work-dir', str(killed), '--resume', '--cfg-options', *opts,
+                  env=_probe_env())
+    assert f'resumed epoch: 1, iter: {PER_EPOCH}' in out
+    for rank in (0, 1):
+        resumed, expected = _records(killed, rank), _records(full, rank)
+        for it in range(PER_EPOCH + 1, 2 * PER_EPOCH + 1):
+            assert resumed[it] == expected[it], f'rank {rank}, iteration {it}'

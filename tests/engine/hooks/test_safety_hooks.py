@@ -63,7 +63,9 @@ def test_non_finite_loss_stops_with_iteration_and_term(tmp_path, fake_fashion_mn
 
 
 def test_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(tmp_path, fake_fashion_mnist):
-    opts = _opts(fake_fashion_mnist, 3, batch=2) + ['randomness.deterministic=True']
+    # validation after every epoch: the best checkpoint, and epoch_N.pth written again after it, must hold the
+    # training generators, not validation's
+    opts = _opts(fake_fashion_mnist, 3, batch=2) + ['randomness.deterministic=True', 'train_cfg.val_interval=1']
     full = tmp_path / 'full'
     run_tool('tools/train.py', MIXSKD, '--work-dir', str(full), '--cfg-options', *opts)
     expected = _losses(full)
@@ -116,3 +118,83 @@ def test_validation_leaves_the_training_random_stream_untouched():
     hook.after_val_epoch(None, {})
     got = (torch.rand(3), np.random.rand(), random.random())
     assert torch.equal(got[0], expected[0]) and got[1:] == expected[1:]
+
+
+class _Runner:
+    """What RNGStateHook reads from a Runner when a checkpoint is loaded."""
+
+    def __init__(self, diff_rank_seed=True):
+        import logging
+        self._resume = True
+        self._randomness_cfg = dict(seed=0, diff_rank_seed=diff_rank_seed)
+        self.logger = logging.getLogger('rng_state_test')
+
+
+def _state_after(seed):
+    import torch
+
+    from mixskd_mm.engine.hooks.rng_state_hook import _states
+    torch.manual_seed(seed)
+    return _states()
+
+
+@pytest.mark.parametrize('checkpoint_kind, diff_rank_seed, restored', [
+    ('per_rank', True, 'rank1'),  # every rank takes its own entry
+    ('single', True, None),  # one state, per-rank seeds: rank 1 keeps its fresh seed
+    ('single', False, 'rank0'),  # one state, one seed for all ranks: every rank takes it (as before)
+])
+def test_each_rank_restores_its_own_generators(monkeypatch, checkpoint_kind, diff_rank_seed, restored):
+    import torch
+
+    from mixskd_mm.engine.hooks import rng_state_hook
+    monkeypatch.setattr(rng_state_hook, 'get_dist_info', lambda: (1, 2))  # this process is rank 1 of 2
+    states = {'rank0': _state_after(10), 'rank1': _state_after(11)}
+    checkpoint = ({'rng_state': states['rank0'], 'rng_state_per_rank': [states['rank0'], states['rank1']]}
+                  if checkpoint_kind == 'per_rank' else {'rng_state': states['rank0']})
+    torch.manual_seed(12)
+    fresh = torch.get_rng_state()
+    rng_state_hook.RNGStateHook().after_load_checkpoint(_Runner(diff_rank_seed), checkpoint)
+    expected = fresh if restored is None else states[restored]['torch']
+    assert torch.equal(torch.get_rng_state(), expected)
+
+
+def test_resumed_generators_survive_mmengines_reseed():
+    """MMEngine re-seeds after loading when the checkpoint's seed differs from the config's (``seed=None``):
+    the hook sets the resumed states again in ``before_train``."""
+    import torch
+
+    from mixskd_mm.engine.hooks.rng_state_hook import RNGStateHook
+    saved = _state_after(5)
+    hook = RNGStateHook()
+    hook.after_load_checkpoint(_Runner(), {'rng_state': saved})
+    torch.manual_seed(123)  # Runner.resume -> set_randomness(seed from the checkpoint)
+    hook.before_train(None)
+    assert torch.equal(torch.get_rng_state(), saved['torch'])
+
+
+def test_states_are_gathered_where_every_rank_passes_before_a_save(monkeypatch):
+    """Under DDP only rank 0 calls ``before_save_checkpoint``: the states come from the gather in an earlier hook
+    every rank runs (here ``after_train_iter`` of an iteration-based CheckpointHook), and a save without a fresh
+    gather keeps rank 0's state alone."""
+    import types
+
+    from mmengine.hooks import CheckpointHook
+
+    from mixskd_mm.engine.hooks import rng_state_hook
+    gathers = []
+    monkeypatch.setattr(rng_state_hook, 'get_dist_info', lambda: (0, 2))
+    monkeypatch.setattr(rng_state_hook, 'gather_object', lambda obj, dst: gathers.append(obj) or [obj, 'rank 1'])
+    runner = types.SimpleNamespace(iter=3, max_iters=100, hooks=[CheckpointHook(interval=5, by_epoch=False)],
+                                   logger=_Runner().logger)
+    hook = rng_state_hook.RNGStateHook()
+    hook.after_train_iter(runner, 3)  # iteration 4: no checkpoint, no gather
+    assert not gathers
+    runner.iter = 4
+    hook.after_train_iter(runner, 4)  # iteration 5: CheckpointHook saves
+    checkpoint = {}
+    hook.before_save_checkpoint(runner, checkpoint)
+    assert len(gathers) == 1 and checkpoint['rng_state_per_rank'] == [gathers[0], 'rank 1']
+    runner.iter = 5  # a save that no gather preceded
+    stale = {}
+    hook.before_save_checkpoint(runner, stale)
+    assert 'rng_state_per_rank' not in stale and set(stale['rng_state']) >= {'python', 'numpy', 'torch'}
