@@ -6,6 +6,7 @@ target module is not fully covered.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from typing import Dict, Mapping, Optional, Sequence, Tuple
@@ -18,6 +19,14 @@ StateDict = Dict[str, torch.Tensor]
 
 #: prefixes tried, in order, when a file's keys do not match the module's keys as they are
 COMMON_PREFIXES = ('backbone.', 'module.backbone.', 'model.', 'module.', 'backbone.model.')
+
+#: backbone options a file's metadata records that change the function its tensors compute while every tensor
+#: (``stem_act``) or all but the stem conv (``cifar_stem``) keeps its shape; option -> its default, the value meant
+#: when one of our files does not record it
+STEM_OPTIONS = {'cifar_stem': False, 'stem_act': True}
+#: what each option means, for the refusal message
+STEM_HELP = {'cifar_stem': 'the 3x3 stride-1 stem without max-pool for 32x32 inputs',
+             'stem_act': 'the activation after the stem BN; False is the released MixSKD CIFAR stem'}
 
 
 def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
@@ -141,9 +150,51 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     return report
 
 
+def _recorded_flag(value: Optional[str], default: bool) -> Optional[bool]:
+    """A boolean option as a file's metadata records it (JSON ``true`` / ``false``); ``default`` if absent."""
+    if value is None:
+        return default
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, bool) else None
+
+
+def check_stem_options(module: nn.Module, meta: Mapping[str, str], source: str) -> None:
+    """Refuse a file whose recorded stem options (:data:`STEM_OPTIONS`) differ from ``module``'s.
+
+    A backbone with another stem loads every tensor of such a file (``stem_act``) and computes a different
+    function, silently; a ``cifar_stem`` difference would only show as a shape error on the stem conv. Files
+    that record no ``model_name`` (not written by our export or converter) record no options and are not checked;
+    in ours, an absent option means its default.
+
+    Args:
+        module: the target backbone; options it has no boolean attribute for are not checked.
+        meta: the file's metadata (:func:`read_weights`).
+        source: the file, for the message.
+    """
+    if not meta.get('model_name'):
+        return
+    for option, default in STEM_OPTIONS.items():
+        own, recorded = getattr(module, option, None), _recorded_flag(meta.get(option), default)
+        if isinstance(own, bool) and recorded is not None and own != recorded:
+            raise RuntimeError(
+                f'{source} was exported from a backbone with {option}={recorded}, but this backbone has '
+                f'{option}={own} ({option}: {STEM_HELP[option]}). Its tensors would load and compute a different '
+                f'function. Set `{option}={recorded}` on TimmStageBackbone (in a config: '
+                f'model.backbone.{option}={recorded}).')
+
+
 def load_weights_file(module: nn.Module, path: str, prefix: Optional[str] = None,
                       expected_arch: Optional[str] = None) -> Dict[str, list]:
-    """:func:`read_weights` then :func:`load_into`; the file's ``model_name`` metadata is checked."""
+    """:func:`read_weights` then :func:`load_into`; the file's ``model_name`` and stem options are checked.
+
+    A file recorded as another architecture fails in :func:`load_into`, with that message; one of the same
+    architecture whose ``cifar_stem`` / ``stem_act`` differ from ``module``'s fails in :func:`check_stem_options`.
+    """
     state, meta = read_weights(path)
-    return load_into(module, state, source=path, prefix=prefix, expected_arch=expected_arch,
-                     file_arch=meta.get('model_name'))
+    file_arch = meta.get('model_name')
+    if not (file_arch and expected_arch and file_arch.split('.')[0] != expected_arch.split('.')[0]):
+        check_stem_options(module, meta, path)
+    return load_into(module, state, source=path, prefix=prefix, expected_arch=expected_arch, file_arch=file_arch)

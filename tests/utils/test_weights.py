@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mixskd_mm.models.backbones import TimmStageBackbone
-from mixskd_mm.utils.weights import read_weights
+from mixskd_mm.utils.weights import check_stem_options, load_weights_file, read_weights
 
 Point = collections.namedtuple('Point', 'x y')  # any class outside torch's and our allow-list
 
@@ -31,3 +31,35 @@ def test_plain_tensor_pth_and_nested_state_dicts_load(tmp_path):
 def test_missing_file_names_the_path_and_the_export_tool(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"weight file not found: '.*nope.safetensors'.*export_backbone"):
         read_weights(str(tmp_path / 'nope.safetensors'))
+
+
+def _exported(tmp_path, name, **options):
+    from mixskd_mm.export import module_metadata, save_backbone
+    backbone = TimmStageBackbone('resnet18', **options)
+    return save_backbone(backbone.state_dict(), str(tmp_path / name), module_metadata(backbone))
+
+
+def test_a_file_of_another_stem_is_refused_naming_the_option(tmp_path):
+    """stem_act changes no tensor, so only the recorded options stop a silent load of another function; an option our
+    files do not record means its default (timm's stem, exported before stem_act existed, or with stem_act=True)."""
+    timm_stem = _exported(tmp_path, 'timm_stem.safetensors')
+    with pytest.raises(RuntimeError, match=r'with stem_act=True, but this backbone has stem_act=False.*'
+                                           r'Set `stem_act=True` on TimmStageBackbone'):
+        TimmStageBackbone('resnet18', stem_act=False, pretrained=timm_stem)
+    no_act = _exported(tmp_path, 'no_act.pth', stem_act=False)
+    model = TimmStageBackbone('resnet18', init_cfg=dict(type='Pretrained', checkpoint=no_act, prefix='backbone.'))
+    with pytest.raises(RuntimeError, match=r'with stem_act=False, but this backbone has stem_act=True.*'
+                                           r'model\.backbone\.stem_act=False'):
+        model.init_weights()
+    report = load_weights_file(TimmStageBackbone('resnet18', stem_act=False), no_act, expected_arch='resnet18')
+    assert len(report['matched']) == len(TimmStageBackbone('resnet18').state_dict())
+
+
+def test_files_that_record_no_options_are_not_checked(tmp_path):
+    plain = tmp_path / 'plain.pth'
+    torch.save(TimmStageBackbone('resnet18').state_dict(), str(plain))  # no metadata: nothing recorded to compare
+    load_weights_file(TimmStageBackbone('resnet18', stem_act=False), str(plain))
+    meta = {'model_name': 'resnet18', 'stem_act': 'maybe'}  # unreadable value: not checked either
+    check_stem_options(TimmStageBackbone('resnet18'), meta, 'file')
+    with pytest.raises(RuntimeError, match='with cifar_stem=True'):
+        check_stem_options(TimmStageBackbone('resnet18'), dict(meta, cifar_stem='true'), 'file')
