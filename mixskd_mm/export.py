@@ -31,7 +31,11 @@ def backbone_tensors(state: Mapping[str, torch.Tensor], prefix: str = BACKBONE_P
 
 
 def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
-    """Model name, out_indices and options of the backbone, read from an mmengine checkpoint's ``meta['cfg']``."""
+    """Model name, out_indices and options of the backbone, read from an mmengine checkpoint's ``meta['cfg']``.
+
+    ``stem_act`` is recorded (as JSON ``false``) only when the backbone's stem has no activation, so files of
+    backbones with timm's stem carry the same metadata as before the option existed.
+    """
     if not meta or 'cfg' not in meta:
         return {}
     from mmengine.config import Config
@@ -41,13 +45,18 @@ def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
         return {}
     bb = cfg.get('model', {}).get('backbone', {})
     keys = ('model_name', 'out_indices', 'cifar_stem', 'output_stride', 'in_chans')
-    return {k: json.dumps(bb[k]) if not isinstance(bb[k], str) else bb[k] for k in keys if k in bb}
+    out = {k: json.dumps(bb[k]) if not isinstance(bb[k], str) else bb[k] for k in keys if k in bb}
+    if bb.get('stem_act', True) is False:
+        out['stem_act'] = 'false'
+    return out
 
 
 def module_metadata(backbone: torch.nn.Module) -> Dict[str, str]:
     """The same metadata as :func:`backbone_metadata`, read from a built ``TimmStageBackbone``."""
     keys = ('model_name', 'out_indices', 'cifar_stem', 'output_stride')
     values = {k: getattr(backbone, k) for k in keys if getattr(backbone, k, None) is not None}
+    if getattr(backbone, 'stem_act', True) is False:
+        values['stem_act'] = False
     return {k: v if isinstance(v, str) else json.dumps(list(v) if isinstance(v, tuple) else v)
             for k, v in values.items()}
 

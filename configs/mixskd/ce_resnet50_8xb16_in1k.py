@@ -2,5 +2,7 @@
 _base_ = ['../_base_/datasets/imagenet_bs16.py', '../_base_/schedules/imagenet_sgd_cosine_305e.py',
           '../_base_/default_runtime.py']
 model = dict(type='ImageClassifier',
-             backbone=dict(type='TimmStageBackbone', model_name='resnet50', out_indices=(1, 2, 3, 4)),
+             # initialised like the released ImageNet ResNet-50, as the MixSKD config
+             backbone=dict(type='TimmStageBackbone', model_name='resnet50', init='kaiming',
+                           out_indices=(1, 2, 3, 4)),
              num_classes=1000)

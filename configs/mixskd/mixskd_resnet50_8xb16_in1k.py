@@ -4,7 +4,9 @@ _base_ = ['../_base_/datasets/imagenet_bs16.py', '../_base_/schedules/imagenet_s
           '../_base_/default_runtime.py']
 model = dict(
     type='MixSKD',
-    backbone=dict(type='TimmStageBackbone', model_name='resnet50', out_indices=(1, 2, 3, 4)),
+    # initialised like the released ImageNet ResNet-50: Kaiming-normal (fan_out) convs, no zeroed last BN per
+    # block (timm zeroes it); the replicated exits use the same scheme
+    backbone=dict(type='TimmStageBackbone', model_name='resnet50', init='kaiming', out_indices=(1, 2, 3, 4)),
     num_classes=1000,
     exit_type='replicate',
     alpha=0.2,

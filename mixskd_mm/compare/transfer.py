@@ -168,8 +168,8 @@ def read_backbone_file(path: str) -> Dict[str, Any]:
 
     Returns:
         dict with ``path`` (absolute), ``model_name``, ``out_indices`` (a tuple, or ``None`` when not recorded),
-        ``cifar_stem`` (bool), ``in_chans`` (int or ``None``), ``metadata`` (all string metadata) and ``state``
-        (the tensors).
+        ``cifar_stem`` (bool), ``stem_act`` (bool, ``False`` only when recorded so), ``in_chans`` (int or
+        ``None``), ``metadata`` (all string metadata) and ``state`` (the tensors).
 
     Raises:
         FileNotFoundError: no such file.
@@ -189,7 +189,8 @@ def read_backbone_file(path: str) -> Dict[str, Any]:
     out_indices = parsed('out_indices')
     return dict(path=path, model_name=meta['model_name'],
                 out_indices=tuple(int(i) for i in out_indices) if out_indices is not None else None,
-                cifar_stem=bool(parsed('cifar_stem')), in_chans=parsed('in_chans'), metadata=dict(meta), state=state)
+                cifar_stem=bool(parsed('cifar_stem')), stem_act=parsed('stem_act') is not False,
+                in_chans=parsed('in_chans'), metadata=dict(meta), state=state)
 
 
 def _stage_reductions(model_name: str) -> List[int]:
@@ -211,9 +212,7 @@ def _checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: 
     """Build the TimmStageBackbone the leaf describes and load the file into it (every tensor must match)."""
     from mixskd_mm.models.backbones import TimmStageBackbone
     from mixskd_mm.utils.weights import load_into
-    kwargs = dict(cifar_stem=True) if info['cifar_stem'] else {}
-    if info['in_chans'] not in (None, 3):
-        kwargs['in_chans'] = int(info['in_chans'])
+    kwargs = _backbone_extras(info)
     backbone = TimmStageBackbone(info['model_name'], out_indices=tuple(out_indices), output_stride=output_stride,
                                  **kwargs)
     load_into(backbone, info['state'], source=info['path'], expected_arch=info['model_name'],
@@ -222,10 +221,12 @@ def _checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: 
 
 
 def _backbone_extras(info: Mapping) -> Dict[str, Any]:
-    """The TimmStageBackbone options the weights themselves need (a CIFAR stem, other input channels)."""
+    """The TimmStageBackbone options the weights themselves need (a CIFAR stem, its activation, input channels)."""
     extras: Dict[str, Any] = {}
     if info['cifar_stem']:
         extras['cifar_stem'] = True
+    if info.get('stem_act', True) is False:
+        extras['stem_act'] = False
     if info['in_chans'] not in (None, 3):
         extras['in_chans'] = int(info['in_chans'])
     return extras

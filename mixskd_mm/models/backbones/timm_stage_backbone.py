@@ -15,6 +15,8 @@ from mixskd_mm.registry import MODELS
 from mixskd_mm.utils.weights import load_weights_file
 
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
+from .init_schemes import apply_init, check_init
+from .stems import apply_cifar_stem, remove_stem_act
 
 
 def create_timm_model(model_name: str, **kwargs) -> nn.Module:
@@ -78,6 +80,15 @@ class TimmStageBackbone(BaseModule):
         norm_cfg: ``dict(type='BN' | 'SyncBN' | 'FrozenBN', requires_grad=True)``.
         output_stride: 8 or 16 dilates the last stages (DeepLab); ``None`` keeps the model's own.
         cifar_stem: for ResNets, a 3x3 stride-1 stem conv and no max-pool (32x32 inputs).
+        stem_act: ``False`` replaces the activation after the stem's BatchNorm (timm ResNet's ``act1``) by
+            ``nn.Identity``; with ``cifar_stem`` the stem is then conv3x3 -> BN -> ``layer1``, the released
+            CIFAR ResNet's. Models without a ResNet-style ``bn1`` / ``act1`` stem raise ``ValueError``.
+        init: weight initialisation (:mod:`~mixskd_mm.models.backbones.init_schemes`): ``'timm'`` (timm's own;
+            ResNets: Kaiming-normal fan_out convolutions, last BN of each residual block zeroed), ``'kaiming'``
+            (Kaiming-normal fan_out convolutions, norms weight 1 / bias 0, nothing zeroed: the released ImageNet
+            ResNet) or ``'torch'`` (PyTorch's default ``reset_parameters()`` of every layer: the released CIFAR
+            ResNet). Weights loaded from ``pretrained`` / ``init_cfg`` replace it; ``pretrained=True`` needs
+            ``'timm'``.
         with_cp: activation recomputation while training (:mod:`mixskd_mm.models.recompute`): ``True``
             checkpoints every unit (mmdet's ``with_cp``); ``'selective'`` keeps convolution outputs and
             recomputes norms and activations, one region per timm stage (about half the activation
@@ -96,11 +107,14 @@ class TimmStageBackbone(BaseModule):
     def __init__(self, model_name: str, out_indices: Sequence[int] = (1, 2, 3, 4),
                  pretrained: Union[bool, str, None] = False, frozen_stages: int = -1, norm_eval: bool = False,
                  norm_cfg: Optional[Dict] = None, output_stride: Optional[int] = None, cifar_stem: bool = False,
-                 with_cp: CpMode = False, in_chans: int = 3, init_cfg: Optional[Union[Dict, List[Dict]]] = None,
-                 **timm_kwargs) -> None:
+                 stem_act: bool = True, init: str = 'timm', with_cp: CpMode = False, in_chans: int = 3,
+                 init_cfg: Optional[Union[Dict, List[Dict]]] = None, **timm_kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
         if output_stride not in (None, 8, 16, 32):
             raise ValueError(f'output_stride must be 8, 16 or 32, got {output_stride}')
+        if check_init(init) != 'timm' and pretrained is True:
+            raise ValueError(f"init={init!r} would overwrite timm's pretrained weights (pretrained=True); "
+                             f"use init='timm' with them")
         kwargs = dict(timm_kwargs, pretrained=pretrained is True, in_chans=in_chans)
         if output_stride not in (None, 32):
             kwargs['output_stride'] = output_stride
@@ -109,19 +123,14 @@ class TimmStageBackbone(BaseModule):
         if not info or len(info) < 2 or len({f['reduction'] for f in info}) < 2:
             raise ValueError(f'timm model {model_name!r} exposes no multi-stage features (feature_info); '
                              f'use a CNN such as resnet50, convnext_tiny or efficientnet_b0')
-        out_indices = tuple(int(i) for i in out_indices)
-        n = len(info)
-        ordered = list(out_indices) == sorted(set(out_indices))
-        if not out_indices or not ordered or any(i < 0 or i >= n for i in out_indices):
-            raise ValueError(f'out_indices {out_indices} out of range for {model_name!r}: it has {n} stages, '
-                             f'indices 0..{n - 1} (timm numbering, channels {[f["num_chs"] for f in info]}), '
-                             f'given in increasing order')
-        if not -1 <= frozen_stages < n:
-            raise ValueError(f'frozen_stages must be in -1..{n - 1} for {model_name!r}, got {frozen_stages}')
+        out_indices = _checked_indices(model_name, info, out_indices, frozen_stages)
         reductions = [f['reduction'] for f in info]
         if cifar_stem:
-            self._apply_cifar_stem(model, model_name, in_chans)
+            apply_cifar_stem(model, model_name, in_chans)
             reductions = [max(1, r // 4) for r in reductions]
+        if not stem_act:
+            remove_stem_act(model, model_name)
+        apply_init(model, init)
 
         self.model_name = model_name
         self.out_indices = out_indices
@@ -129,6 +138,8 @@ class TimmStageBackbone(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = check_cp_mode(with_cp)
         self.cifar_stem = cifar_stem
+        self.stem_act = bool(stem_act)
+        self.init = init
         self.output_stride = output_stride
         self.stage_modules = [f['module'] for f in info]
         self.stage_channels = [f['num_chs'] for f in info]
@@ -145,36 +156,30 @@ class TimmStageBackbone(BaseModule):
         self.units = units[:max(self.stage_unit_index[i] for i in out_indices) + 1]
         self._adopt(model, self.units)
 
-        norm_cfg = dict(norm_cfg or dict(type='BN'))
+        self._apply_norm_cfg(dict(norm_cfg or dict(type='BN')))
+        self._freeze_stages()
+        print_log(f'TimmStageBackbone({model_name}): out_indices={list(out_indices)} '
+                  f'out_channels={self.out_channels} strides={self.strides}', logger='current')
+        if isinstance(pretrained, str):
+            self._load_pretrained_file(pretrained, init_cfg)
+
+    # -- construction helpers -------------------------------------------------------------------
+    def _apply_norm_cfg(self, norm_cfg: Dict) -> None:
         self._convert_norm(norm_cfg.get('type', 'BN'))
         if not norm_cfg.get('requires_grad', True):
             for m in self.modules():
                 if isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
                     for p in m.parameters():
                         p.requires_grad_(False)
-        self._freeze_stages()
-        print_log(f'TimmStageBackbone({model_name}): out_indices={list(out_indices)} '
-                  f'out_channels={self.out_channels} strides={self.strides}', logger='current')
-        if isinstance(pretrained, str):
-            if '://' in pretrained:
-                raise ValueError(f'pretrained={pretrained!r} is a URL; TimmStageBackbone loads local files only '
-                                 f'(or pretrained=True for timm\'s own weights). mmseg configs pass their '
-                                 f'`model.pretrained` to the backbone: set `model.pretrained=None` there.')
-            if init_cfg is not None:
-                raise ValueError('give either `pretrained=FILE` or `init_cfg`, not both')
-            load_weights_file(self, pretrained, expected_arch=model_name)
 
-    # -- construction helpers -------------------------------------------------------------------
-    @staticmethod
-    def _apply_cifar_stem(model: nn.Module, model_name: str, in_chans: int) -> None:
-        conv1 = getattr(model, 'conv1', None)
-        if not isinstance(conv1, nn.Conv2d) or not hasattr(model, 'maxpool'):
-            raise ValueError(f'cifar_stem needs a ResNet-style model with a single `conv1` conv and a '
-                             f'`maxpool`; {model_name!r} has none (deep-stem variants are not supported)')
-        conv = nn.Conv2d(in_chans, conv1.out_channels, 3, stride=1, padding=1, bias=False)
-        nn.init.kaiming_normal_(conv.weight, mode='fan_out', nonlinearity='relu')
-        model.conv1 = conv
-        model.maxpool = nn.Identity()
+    def _load_pretrained_file(self, pretrained: str, init_cfg: Optional[Union[Dict, List[Dict]]]) -> None:
+        if '://' in pretrained:
+            raise ValueError(f'pretrained={pretrained!r} is a URL; TimmStageBackbone loads local files only '
+                             f'(or pretrained=True for timm\'s own weights). mmseg configs pass their '
+                             f'`model.pretrained` to the backbone: set `model.pretrained=None` there.')
+        if init_cfg is not None:
+            raise ValueError('give either `pretrained=FILE` or `init_cfg`, not both')
+        load_weights_file(self, pretrained, expected_arch=self.model_name)
 
     def _adopt(self, model: nn.Module, keep: Sequence[str]) -> None:
         """Register the timm model's children here, dropping units that are not needed."""
@@ -267,6 +272,21 @@ class TimmStageBackbone(BaseModule):
         if not params or not (x.requires_grad or any(p.requires_grad for p in params)):
             return _run_units(units, x)
         return run_checkpointed(lambda t: _run_units(units, t), x, self.with_cp)
+
+
+def _checked_indices(model_name: str, info: Sequence[Dict], out_indices: Sequence[int],
+                     frozen_stages: int) -> Tuple[int, ...]:
+    """``out_indices`` as a tuple of ints, after checking it and ``frozen_stages`` against the model's stages."""
+    out_indices = tuple(int(i) for i in out_indices)
+    n = len(info)
+    ordered = list(out_indices) == sorted(set(out_indices))
+    if not out_indices or not ordered or any(i < 0 or i >= n for i in out_indices):
+        raise ValueError(f'out_indices {out_indices} out of range for {model_name!r}: it has {n} stages, '
+                         f'indices 0..{n - 1} (timm numbering, channels {[f["num_chs"] for f in info]}), '
+                         f'given in increasing order')
+    if not -1 <= frozen_stages < n:
+        raise ValueError(f'frozen_stages must be in -1..{n - 1} for {model_name!r}, got {frozen_stages}')
+    return out_indices
 
 
 def _run_units(units: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:

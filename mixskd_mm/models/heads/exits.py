@@ -17,9 +17,13 @@ from ..backbones.timm_stage_backbone import TimmStageBackbone
 class ReplicateExit(nn.Sequential):
     """The paper's exit: a fresh, unshared copy of every backbone unit after stage ``stage``.
 
-    The copy comes from a new instance of the same timm model (its own random initialisation, timm's
-    init scheme), so exit k ends in a feature map of exactly the backbone's final shape, with no
-    adapter layers (Yang et al., MixSKD, ECCV 2022, Sec. 3; BYOT-style exits).
+    The copy comes from a new instance of the same timm model, built with the backbone's own options
+    (``cifar_stem``, ``stem_act``, ``init``, ``output_stride``...): its own random initialisation by the
+    backbone's ``init`` scheme (``'torch'`` in the CIFAR paper config, ``'kaiming'`` in the ImageNet one,
+    so no exit zeroes the last BN of its blocks either). Exit k therefore ends in a feature map of exactly
+    the backbone's final shape, with no adapter layers (Yang et al., MixSKD, ECCV 2022, Sec. 3; BYOT-style
+    exits). Only weights loading and training options (``pretrained``, ``init_cfg``, ``frozen_stages``,
+    ``norm_eval``, ``with_cp``) are not copied.
 
     Args:
         backbone_cfg: the backbone's config (``TimmStageBackbone`` arguments).

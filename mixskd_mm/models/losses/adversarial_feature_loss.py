@@ -42,9 +42,15 @@ class AdversarialFeatureLoss(WeightedLoss):
 
     Each exit ``k`` has a discriminator ``D_k: Linear(C, hidden) -> ReLU -> Linear(hidden, 1)`` on
     globally average-pooled features. With ``g`` a gradient-reversal layer (identity forward, ``-grad``
-    backward) and BCE the mean binary cross-entropy with logits::
+    backward), ``d^_ki = D_k(g(pool(F^_k))_i)`` and ``d~_ki = D_k(g(pool(F~_k))_i)`` the discriminator
+    logits of sample ``i`` in the two views, and one binary cross-entropy mean over both views (2B outputs),
+    as in the released code::
 
-        L_adv = sum_{k=1..K} [BCE(D_k(g(pool(F^_k))), 1) + BCE(D_k(g(pool(F~_k))), 0)]
+        L_adv = sum_{k=1..K} 1/(2B) sum_{i=1..B} [softplus(-d^_ki) + softplus(d~_ki)]
+              = sum_{k=1..K} 1/2 [BCE(d^_k, 1) + BCE(d~_k, 0)]
+
+    (``BCE(d, 1) = mean softplus(-d)``, ``BCE(d, 0) = mean softplus(d)``), so ``loss_weight=1`` gives the
+    released magnitude.
 
     One backward pass of ``L_adv`` therefore trains the discriminators to tell ``F^_k`` (label 1) from
     ``F~_k`` (label 0) while the network, receiving the reversed gradient, learns to fool them. The
@@ -59,7 +65,7 @@ class AdversarialFeatureLoss(WeightedLoss):
         in_channels: Channels ``C`` of every exit's final feature map.
         num_exits: Number of exits ``K``, one discriminator each.
         hidden: Width of the discriminators' hidden layer.
-        loss_weight: Factor applied to the summed loss; 0 builds no discriminators and returns zero.
+        loss_weight: Factor applied to the loss summed over exits; 0 builds no discriminators and returns zero.
         loss_name: Key under which the loss is logged.
 
     Example:
@@ -106,8 +112,8 @@ class AdversarialFeatureLoss(WeightedLoss):
         # The discriminators run in fp32 even inside an autocast region.
         with torch.autocast(device_type=interp_feats[0].device.type, enabled=False):
             for disc, f_interp, f_mixup in zip(self.discriminators, interp_feats, mixup_feats):
-                logit_interp = disc(grad_reverse(self._pool(f_interp.float())))
-                logit_mixup = disc(grad_reverse(self._pool(f_mixup.float())))
-                loss = loss + F.binary_cross_entropy_with_logits(logit_interp, torch.ones_like(logit_interp))
-                loss = loss + F.binary_cross_entropy_with_logits(logit_mixup, torch.zeros_like(logit_mixup))
+                pooled = torch.cat([self._pool(f_interp.float()), self._pool(f_mixup.float())])
+                logits = disc(grad_reverse(pooled))  # (2B, 1): interpolated view first, label 1; Mixup view 0
+                labels = torch.cat([logits.new_ones(f_interp.size(0), 1), logits.new_zeros(f_mixup.size(0), 1)])
+                loss = loss + F.binary_cross_entropy_with_logits(logits, labels)
         return self.loss_weight * loss

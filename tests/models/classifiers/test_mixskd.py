@@ -1,4 +1,6 @@
 """The MixSKD model: one forward of 2B images, the interpolations, parameter counts, exits, deployment."""
+import os
+
 import pytest
 import torch
 from mmengine.registry import DefaultScope
@@ -61,13 +63,18 @@ def test_interpolations_and_views_match_the_spec(monkeypatch):
 
 
 def test_parameter_counts_match_the_released_resnet18():
-    model = MixSKD(dict(type='TimmStageBackbone', model_name='resnet18', cifar_stem=True), num_classes=100)
+    """Spec Sec. 2 (the released code): backbone 11.2 M, exits 30.1 M, self-teacher 1.0999 M (no conv bias)."""
+    from mmengine.config import Config
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    cfg = Config.fromfile(os.path.join(root, 'configs/_base_/models/mixskd_resnet18_cifar.py')).model  # paper model
+    assert cfg.backbone.stem_act is False and cfg.backbone.init == 'torch'
+    model = MixSKD(cfg.backbone, num_classes=100)
     backbone = (_count(model.backbone) + _count(model.head)) / 1e6
     exits = (_count(model.exits) + _count(model.exit_heads)) / 1e6
-    teacher = _count(model.self_teacher) / 1e6
     assert backbone == pytest.approx(11.2, abs=0.05)
     assert exits == pytest.approx(30.1, abs=0.1)
-    assert teacher == pytest.approx(1.1, abs=0.02)
+    assert _count(model.self_teacher) == 2048 * 512 + 512 * 100 + 100  # 1.0999 M
+    assert _count(model.self_teacher) / 1e6 == pytest.approx(1.0999, abs=5e-5)
     cheap = MixSKD(dict(type='TimmStageBackbone', model_name='resnet18', cifar_stem=True), num_classes=100,
                    exit_type='conv')
     assert _count(cheap.exits) < 0.2 * _count(model.exits)

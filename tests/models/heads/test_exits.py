@@ -38,3 +38,27 @@ def test_conv_exits_cost_a_small_fraction_of_an_imagenet_resnet50():
     assert costs['backbone'] == pytest.approx(4.1, abs=0.1)
     assert costs['replicate'] == pytest.approx(6.4, abs=0.2)
     assert costs['conv'] < 0.2 * costs['backbone']
+
+
+def _conv_var(conv, init):
+    """Var W: PyTorch's default 1 / (3 fan_in), Kaiming-normal fan_out 2 / (k k C_out)."""
+    k = conv.kernel_size[0] * conv.kernel_size[1]
+    return 1 / (3 * k * conv.in_channels) if init == 'torch' else 2 / (k * conv.out_channels)
+
+
+@pytest.mark.parametrize('init', ['timm', 'kaiming', 'torch'])
+def test_replicated_exits_get_the_backbones_init_and_stem_options(init):
+    torch.manual_seed(0)
+    backbone = dict(type='TimmStageBackbone', model_name='resnet18', cifar_stem=True, stem_act=False, init=init)
+    model = MixSKD(backbone, num_classes=10)
+    assert [e.stage for e in model.exits] == [1, 2, 3]
+    for exit_module in model.exits:
+        blocks = [b for layer in exit_module for b in layer]  # the copied layer{k+1}..layer4
+        assert blocks
+        for block in blocks:  # the last BN of every block: timm zeroes it, the released code does not
+            expected = torch.zeros(block.bn2.num_features) if init == 'timm' else torch.ones(block.bn2.num_features)
+            assert torch.equal(block.bn2.weight, expected)
+            for conv in (block.conv1, block.conv2):
+                assert conv.weight.var().item() == pytest.approx(_conv_var(conv, init), rel=0.1)
+    x = torch.randn(2, 3, 32, 32)
+    assert {f.shape for f in model.exit_features(x)} == {torch.Size([2, 512, 4, 4])}

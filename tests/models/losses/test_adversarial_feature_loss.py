@@ -35,8 +35,9 @@ def _maps(requires_grad: bool = False):
     return f_interp.requires_grad_(requires_grad), f_mixup.requires_grad_(requires_grad)
 
 
-# D(F^) = 2 * relu(2) - 1 = 3 with label 1: ln(1 + e^-3); D(F~) = 2 * relu(-2) - 1 = -1 with label 0: ln(1 + e^-1).
-GOLDEN = math.log(1 + math.exp(-3)) + math.log(1 + math.exp(-1))
+# D(F^) = 2 * relu(2) - 1 = 3 with label 1: ln(1 + e^-3); D(F~) = 2 * relu(-2) - 1 = -1 with label 0: ln(1 + e^-1);
+# one BCE mean over the 2B = 2 outputs of both views (the released scale).
+GOLDEN = (math.log(1 + math.exp(-3)) + math.log(1 + math.exp(-1))) / 2
 
 
 def test_grad_reverse_is_identity_forward_and_negates_backward():
@@ -60,7 +61,37 @@ def test_golden_value_sums_over_exits():
         nn.init.zeros_(disc[2].weight)
         nn.init.constant_(disc[2].bias, math.log(3))
     feats = [torch.randn(4, 3, 2, 2) for _ in range(4)]
-    assert loss(feats[:2], feats[2:]).item() == pytest.approx(2 * (math.log(4 / 3) + math.log(4)), rel=1e-6)
+    # per exit one mean over 8 outputs, half labelled 1 and half 0; summed over the 2 exits
+    assert loss(feats[:2], feats[2:]).item() == pytest.approx(2 * (math.log(4 / 3) + math.log(4)) / 2, rel=1e-6)
+
+
+def _softplus(t):
+    """-log sigmoid(-t) = log(1 + e^t): BCE with logits of label 0 (and of label 1 at -t)."""
+    return torch.log1p(torch.exp(t))
+
+
+def _hand_discriminator(disc, feat):
+    """relu(pool(F) W1^T + b1) W2^T + b2, one logit per sample."""
+    lin1, lin2 = disc[0], disc[2]
+    return (torch.relu(feat.mean((2, 3)) @ lin1.weight.T + lin1.bias) @ lin2.weight.T + lin2.bias).squeeze(1)
+
+
+def test_golden_value_one_mean_over_both_views_per_exit_by_hand():
+    """L = sum_k 1/(2B) sum_i [softplus(-d^_ki) + softplus(d~_ki)], random discriminators, every exit non-zero."""
+    torch.manual_seed(0)
+    b, c, k = 3, 5, 3
+    loss = AdversarialFeatureLoss(in_channels=c, num_exits=k, hidden=7)
+    interp = [torch.randn(b, c, 2, 2) for _ in range(k)]
+    mixup = [torch.randn(b, c, 2, 2) + 1 for _ in range(k)]
+    per_exit = []
+    with torch.no_grad():
+        for disc, f_i, f_m in zip(loss.discriminators, interp, mixup):
+            d_interp, d_mixup = _hand_discriminator(disc, f_i), _hand_discriminator(disc, f_m)
+            per_exit.append(float((_softplus(-d_interp).sum() + _softplus(d_mixup).sum()) / (2 * b)))
+    assert min(per_exit) > 0.1
+    assert loss(interp, mixup).item() == pytest.approx(sum(per_exit), rel=1e-6)
+    loss.loss_weight = 0.5
+    assert loss(interp, mixup).item() == pytest.approx(0.5 * sum(per_exit), rel=1e-6)
 
 
 def test_features_get_reversed_gradient_and_discriminator_the_plain_one():
@@ -71,8 +102,9 @@ def test_features_get_reversed_gradient_and_discriminator_the_plain_one():
     # Manual BCE through an identical discriminator without reversal.
     g_interp, g_mixup = _maps(requires_grad=True)
     logit_interp, logit_mixup = disc(g_interp.mean((2, 3))), disc(g_mixup.mean((2, 3)))
-    manual = F.binary_cross_entropy_with_logits(logit_interp, torch.ones_like(logit_interp)) + \
-        F.binary_cross_entropy_with_logits(logit_mixup, torch.zeros_like(logit_mixup))
+    logits = torch.cat([logit_interp, logit_mixup])  # one mean over both views
+    manual = F.binary_cross_entropy_with_logits(logits, torch.cat([torch.ones_like(logit_interp),
+                                                                   torch.zeros_like(logit_mixup)]))
     manual.backward()
     assert g_interp.grad.abs().sum() > 0
     torch.testing.assert_close(f_interp.grad, -g_interp.grad)
