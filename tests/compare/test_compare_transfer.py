@@ -1,6 +1,7 @@
 """`tools/compare.py --det-config / --seg-config` on mmdet's and mmseg's own shipped configs (RetinaNet R50-FPN on
 COCO, FCN R50-D8 on ADE20K), with tiny datasets in their real layouts: every pretrained backbone is dropped into
-the user's config and fine-tuned, and the report carries each backbone's box mAP and mIoU."""
+the user's config and fine-tuned (here the MixSKD one: the demo's test covers several backbones and their
+differences), and the report carries its box mAP and mIoU."""
 import json
 import os.path as osp
 
@@ -21,18 +22,18 @@ def _options(config, root):
             if not o.startswith('model.backbone.init_cfg')]
 
 
-def test_user_det_and_seg_configs_are_fine_tuned_from_every_backbone(tmp_path, tmp_path_factory):
+def test_user_det_and_seg_configs_are_fine_tuned_from_the_backbones(tmp_path, tmp_path_factory):
     data = write_class_folders(tmp_path / 'data', per_class=(8, 2))
     out = tmp_path / 'out'
     det = _options(RETINANET, dataset_root(tmp_path_factory, 'coco')) + [
         'train_cfg.max_epochs=1', 'model.test_cfg.score_thr=0.0']  # an untrained head scores below 0.05
     seg = _options(FCN, dataset_root(tmp_path_factory, 'ade20k')) + ['train_cfg.max_iters=2',
                                                                      'train_cfg.val_interval=2']
-    proc = compare('--data', str(data), '--out', str(out), '--methods', 'ce,mixskd', '--seeds', '0', *TINY,
+    proc = compare('--data', str(data), '--out', str(out), '--methods', 'mixskd', '--seeds', '0', *TINY,
                    '--det-config', RETINANET, '--seg-config', FCN, '--det-options', *det, '--seg-options', *seg)
     results = json.loads((out / 'results.json').read_text())
     assert {(t['task'], t['method']) for t in results['transfers']} == {
-        (task, m) for task in ('detection', 'segmentation') for m in ('ce', 'mixskd')}
+        (task, 'mixskd') for task in ('detection', 'segmentation')}
     for t in results['transfers']:
         log = (out / 'logs' / f'{osp.basename(t["work_dir"])}.log').read_text()
         backbone = results['runs'][[r['method'] for r in results['runs']].index(t['method'])]['backbone']
@@ -42,7 +43,7 @@ def test_user_det_and_seg_configs_are_fine_tuned_from_every_backbone(tmp_path, t
         assert leaf.model.backbone.type == 'mixskd_mm.TimmStageBackbone'
         assert leaf.model.backbone.init_cfg.checkpoint == backbone
     assert results['transfer']['detection']['metric'] == 'coco/bbox_mAP'
-    assert set(results['transfer']['segmentation']['per_method']) == {'ce', 'mixskd'}
+    assert set(results['transfer']['segmentation']['per_method']) == {'mixskd'}
     report = (out / 'report.md').read_text()
     assert '## Transfer: detection (coco/bbox_mAP)' in report and '## Transfer: segmentation (mIoU)' in report
-    assert 'Detection (coco/bbox_mAP) fine-tuned from the MixSKD backbone: ' in proc.stdout
+    assert '| MixSKD |' in report.split('## Transfer: detection')[1] and 'MixSKD' in proc.stdout
