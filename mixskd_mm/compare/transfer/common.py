@@ -1,0 +1,214 @@
+"""What both transfer writers share: the task names and recipes, the schedules, the metric a config logs, the
+exported backbone file (its metadata, and the TimmStageBackbone it describes, checked by loading it) and the
+anchor / RoI strides a CIFAR stem divides.
+"""
+from __future__ import annotations
+
+import json
+import os.path as osp
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from .leaf import _Leaf
+
+#: what a task is called here, and in tools/demo.py
+TASKS = {'det': 'det', 'detection': 'det', 'seg': 'seg', 'segmentation': 'seg'}
+#: the default_scope of each task's configs
+SCOPES = {'det': 'mmdet', 'seg': 'mmseg'}
+#: our transfer recipes, relative to the repository root
+RECIPES = {'det': 'configs/demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fashion.py',
+           'seg': 'configs/demo/fpn_test-resnet_1xb8-300i_composed-fashion.py'}
+#: where a user is sent when a config cannot be converted automatically
+MANUAL_FIX = ('Make the change by hand as README.md, section "Use a MixSKD backbone in your own mmdet/mmseg config", '
+              'shows (paste-in lines for an mmdet FPN detector and an mmseg ResNet-D8 model).')
+#: the repository root (RECIPES are relative to it)
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+# -- tasks ----------------------------------------------------------------------------------------------------------
+def _task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"task must be 'det' or 'seg', got {task!r}")
+    return TASKS[task]
+
+
+# -- schedules ------------------------------------------------------------------------------------------------------
+def schedule_overrides(task: str, iters: int) -> Dict[str, int]:
+    """The overrides that give one of our transfer recipes ``iters`` iterations, warm-up and decay rescaled.
+
+    The warm-up is a sixth of the run, at least 1 and at most the recipes' 50 iterations; the decay runs from its
+    end to ``iters``; one validation and one checkpoint at the end.
+
+    Args:
+        task: ``'det'`` / ``'detection'`` or ``'seg'`` / ``'segmentation'``.
+        iters: Training iterations.
+
+    Returns:
+        Dotted config keys -> values (``param_scheduler.0.end`` style, as ``--cfg-options`` takes them).
+
+    Raises:
+        ValueError: an unknown task or fewer than 1 iteration.
+    """
+    task = _task(task)
+    if int(iters) < 1:
+        raise ValueError(f'iters must be at least 1, got {iters}')
+    iters = int(iters)
+    warmup = min(50, max(1, iters // 6))
+    out = {'train_cfg.max_iters': iters, 'train_cfg.val_interval': iters, 'default_hooks.checkpoint.interval': iters,
+           'param_scheduler.0.end': warmup, 'param_scheduler.1.begin': warmup, 'param_scheduler.1.end': iters}
+    if task == 'det':  # cosine decay; the segmentation recipe's poly decay has no T_max
+        out['param_scheduler.1.T_max'] = max(1, iters - warmup)
+    return out
+
+
+def schedule_options(task: str, iters: int) -> List[str]:
+    """:func:`schedule_overrides` as ``--cfg-options`` entries (``KEY=VALUE``), what tools/demo.py passes.
+
+    Args:
+        task: ``'det'`` / ``'detection'`` or ``'seg'`` / ``'segmentation'``.
+        iters: Training iterations.
+
+    Returns:
+        ``['train_cfg.max_iters=300', ...]``.
+    """
+    return [f'{key}={value}' for key, value in schedule_overrides(task, iters).items()]
+
+
+# -- the metric a config logs ---------------------------------------------------------------------------------------
+def metric_key(cfg: Mapping) -> str:
+    """The key under which the config's (first) ``val_evaluator`` logs its main number.
+
+    Args:
+        cfg: A config as a dict (``Config.fromfile(path).to_dict()``).
+
+    Returns:
+        e.g. ``'coco/bbox_mAP'`` (CocoMetric), ``'pascal_voc/mAP'`` (VOCMetric), ``'mIoU'`` (IoUMetric).
+
+    Raises:
+        ValueError: no val_evaluator, or one whose logged keys are not known here.
+    """
+    evaluator = cfg.get('val_evaluator')
+    if isinstance(evaluator, (list, tuple)) and evaluator:
+        evaluator = evaluator[0]
+    if isinstance(evaluator, Mapping) and 'metrics' in evaluator and 'type' not in evaluator:
+        evaluator = evaluator['metrics']
+        evaluator = evaluator[0] if isinstance(evaluator, (list, tuple)) and evaluator else evaluator
+    if not isinstance(evaluator, Mapping):
+        raise ValueError(f'the config has no val_evaluator dict (got {evaluator!r}); the transfer needs one to score '
+                         f'the fine-tuned model')
+    kind = str(evaluator.get('type', '')).split('.')[-1]
+    prefix = evaluator.get('prefix')
+
+    def first(value, default):
+        value = evaluator.get(value, default)
+        return value[0] if isinstance(value, (list, tuple)) and value else value
+
+    if kind in ('CocoMetric', 'LVISMetric'):
+        metric = first('metric', 'bbox')
+        if metric not in ('bbox', 'segm'):
+            raise ValueError(f'{kind} with metric={metric!r}: only bbox / segm evaluations have a mean AP to compare')
+        item = first('metric_items', None) or ('mAP' if kind == 'CocoMetric' else 'AP')
+        key, default_prefix = f'{metric}_{item}', 'coco' if kind == 'CocoMetric' else 'lvis'
+    elif kind in ('VOCMetric', 'OpenImagesMetric'):
+        if first('metric', 'mAP') != 'mAP':
+            raise ValueError(f'{kind} with metric={first("metric", "mAP")!r}: set metric="mAP" to compare mean AP')
+        key, default_prefix = 'mAP', 'pascal_voc' if kind == 'VOCMetric' else 'openimages'
+    elif kind == 'IoUMetric':
+        key, default_prefix = first('iou_metrics', 'mIoU'), None
+    else:
+        raise ValueError(f'val_evaluator type {kind!r}: which key it logs is not known here (known: CocoMetric, '
+                         f'LVISMetric, VOCMetric, OpenImagesMetric, IoUMetric)')
+    prefix = prefix if prefix is not None else default_prefix
+    return f'{prefix}/{key}' if prefix else key
+
+
+# -- the backbone file ----------------------------------------------------------------------------------------------
+def read_backbone_file(path: str) -> Dict[str, Any]:
+    """The metadata of an exported backbone file (:mod:`mixskd_mm.export`), read with the project's own reader.
+
+    Args:
+        path: A ``.safetensors`` (or ``.pth``) file written by ``tools/export_backbone.py``.
+
+    Returns:
+        dict with ``path`` (absolute), ``model_name``, ``out_indices`` (a tuple, or ``None`` when not recorded),
+        ``cifar_stem`` (bool), ``stem_act`` (bool, ``False`` only when recorded so), ``in_chans`` (int or
+        ``None``), ``metadata`` (all string metadata) and ``state`` (the tensors).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file records no ``model_name``.
+    """
+    from mixskd_mm.utils.weights import read_weights
+    path = osp.abspath(path)
+    state, meta = read_weights(path)
+    if not meta.get('model_name'):
+        raise ValueError(f'{path} records no model_name in its metadata, so the timm architecture to build is '
+                         f'unknown. Export the backbone with `python tools/export_backbone.py CHECKPOINT '
+                         f'OUT.safetensors` from a checkpoint of a TimmStageBackbone model.')
+
+    def parsed(key):
+        return json.loads(meta[key]) if meta.get(key) not in (None, '') else None
+
+    out_indices = parsed('out_indices')
+    return dict(path=path, model_name=meta['model_name'],
+                out_indices=tuple(int(i) for i in out_indices) if out_indices is not None else None,
+                cifar_stem=bool(parsed('cifar_stem')), stem_act=parsed('stem_act') is not False,
+                in_chans=parsed('in_chans'), metadata=dict(meta), state=state)
+
+
+def _checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: Optional[int] = None):
+    """Build the TimmStageBackbone the leaf describes and load the file into it (every tensor must match)."""
+    from mixskd_mm.models.backbones import TimmStageBackbone
+    from mixskd_mm.utils.weights import load_into
+    kwargs = _backbone_extras(info)
+    backbone = TimmStageBackbone(info['model_name'], out_indices=tuple(out_indices), output_stride=output_stride,
+                                 **kwargs)
+    load_into(backbone, info['state'], source=info['path'], expected_arch=info['model_name'],
+              file_arch=info['model_name'])
+    return backbone
+
+
+def _backbone_extras(info: Mapping) -> Dict[str, Any]:
+    """The TimmStageBackbone options the weights themselves need (a CIFAR stem, its activation, input channels)."""
+    extras: Dict[str, Any] = {}
+    if info['cifar_stem']:
+        extras['cifar_stem'] = True
+    if info.get('stem_act', True) is False:
+        extras['stem_act'] = False
+    if info['in_chans'] not in (None, 3):
+        extras['in_chans'] = int(info['in_chans'])
+    return extras
+
+
+# -- a CIFAR stem: every feature map 4x finer -----------------------------------------------------------------------
+def _divide_strides(leaf: _Leaf, path: str, node: Any, factor: int) -> List[str]:
+    """Divide anchor / prior generator ``strides`` and RoI ``featmap_strides`` under ``node`` by ``factor``."""
+    changes = []
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = f'{path}.{key}'
+            targets = []
+            if key in ('anchor_generator', 'prior_generator') and isinstance(value, Mapping) and 'strides' in value:
+                targets.append((f'{here}.strides', value['strides']))
+            elif key == 'featmap_strides':
+                targets.append((here, value))
+            else:
+                changes += _divide_strides(leaf, here, value, factor)
+            for target, strides in targets:
+                new = [_divide(s, factor) for s in strides]
+                if None in new:
+                    changes.append(f'{target} {list(strides)} kept: not divisible by {factor} (check it by hand)')
+                    continue
+                leaf.set(target, new)
+                changes.append(f'{target}: {list(strides)} -> {new} (the CIFAR stem makes every feature map '
+                               f'{factor}x finer)')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            changes += _divide_strides(leaf, f'{path}.{i}', value, factor)
+    return changes
+
+
+def _divide(stride: Any, factor: int) -> Any:
+    if isinstance(stride, (list, tuple)):
+        parts = [_divide(s, factor) for s in stride]
+        return None if None in parts else type(stride)(parts)
+    return stride // factor if isinstance(stride, int) and stride % factor == 0 else None
