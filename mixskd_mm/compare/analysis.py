@@ -11,6 +11,7 @@ significant when the interval excludes zero; with one seed there is no interval 
 from __future__ import annotations
 
 import math
+import os.path as osp
 import statistics
 from typing import Dict, List, Optional, Sequence
 
@@ -104,7 +105,6 @@ def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> Di
         itself), the iteration time and images/s from the training log, ``log_seconds`` (iterations x that
         iteration time) and ``train_seconds``: the wall time where measured, else ``log_seconds``.
     """
-    import os.path as osp
     out = dict(method=run.method, seed=run.seed, setting=run.setting, name=run.name, work_dir=run.work_dir,
                backbone=run.backbone, config=run.config, commands=[' '.join(['python', *c]) for c in run.commands()],
                val=score_metrics(osp.join(run.work_dir, 'val_scores.npz'), topk))
@@ -249,7 +249,6 @@ def transfer_summary(transfers: Sequence[Dict], table: Dict[str, Dict]) -> Dict[
 def pooled_reliability(results: Sequence[Dict], table: Dict[str, Dict], split: str,
                        num_bins: int = 15) -> Dict[str, Dict]:
     """Reliability bins per method, over the samples of all its seeds (for the diagram)."""
-    import os.path as osp
     out = {}
     for method, row in table.items():
         probs, labels = [], []

@@ -17,7 +17,16 @@ from .data import EMBEDDED, DataError, prepare_data
 from .plots import write_plots
 from .processes import ToolPool
 from .report import console_table, report_markdown
-from .study import PretrainRun, SettingsChanged, check_settings, last_value, parse_sweep, plan_pretraining, scalars
+from .study import (
+    PretrainRun,
+    SettingsChanged,
+    check_settings,
+    last_value,
+    parse_sweep,
+    plan_pretraining,
+    record_settings,
+    scalars,
+)
 
 DESCRIPTION = 'Does MixSKD pay off on my data? Compare CE, Mixup, CutMix and MixSKD pretraining, honestly.'
 TASKS = {'det': 'detection', 'seg': 'segmentation'}
@@ -149,7 +158,7 @@ def print_commands(runs: Sequence[PretrainRun], transfers: Sequence[Dict]) -> No
             print(prefix + 'python ' + ' '.join(command))
     for t in transfers:
         print(('# done: ' if t['done'] else '') + t['command'])
-    if not transfers and any(True for _ in runs):
+    if not transfers and runs:
         print('# the fine-tune commands follow once pretraining is finished (they use its chosen backbones)')
     print('# on Slurm: GPUS=1 bash tools/slurm_train.sh PARTITION NAME CONFIG --work-dir DIR for each train command '
           '(srun python tools/test.py ... for the test commands); then rerun with --collect')
@@ -217,8 +226,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     """Run, resume or collect a comparison; returns what ``results.json`` holds (``{}`` with ``--print-commands``)."""
     args = parse_args(argv)
     start = time.time()
-    check_settings(args.out, settings_of(args))
+    settings = settings_of(args)
+    check_settings(args.out, settings)
     data = load_data(args)
+    record_settings(args.out, settings)
     split = 'test' if data['has_test'] else 'val'
     pre = dict(model=args.model, img_size=args.img_size or data['img_size'], epochs=args.epochs, batch=args.batch,
                lr=args.lr, workers=args.workers)

@@ -20,9 +20,8 @@ from __future__ import annotations
 import glob
 import itertools
 import json
-import os
 import os.path as osp
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -38,7 +37,7 @@ class SettingsChanged(RuntimeError):
 
 # -- settings -----------------------------------------------------------------------------------------------------
 def check_settings(out: str, settings: Dict) -> None:
-    """Record ``settings`` in ``out/settings.json``, or refuse if the folder was started with different ones.
+    """Refuse ``out`` if it was started with other settings (``out/settings.json``, see :func:`record_settings`).
 
     Args:
         out: The comparison folder.
@@ -48,19 +47,23 @@ def check_settings(out: str, settings: Dict) -> None:
         SettingsChanged: naming every setting that differs, with both values.
     """
     path = osp.join(out, 'settings.json')
-    text = json.dumps(settings, indent=1, sort_keys=True)
-    if osp.isfile(path):
-        with open(path) as f:
-            old = json.load(f)
-        if old != json.loads(text):
-            diff = [f'  {key}: {old.get(key)!r} in {out}, now {settings.get(key)!r}'
-                    for key in sorted(set(old) | set(settings)) if old.get(key) != settings.get(key)]
-            raise SettingsChanged(f'{out} holds a comparison with other settings; its finished runs would not be '
-                                  f'comparable with new ones:\n' + '\n'.join(diff)
-                                  + f'\nUse a new --out, or rerun with the settings recorded in {path}.')
+    if not osp.isfile(path):
         return
-    os.makedirs(out, exist_ok=True)
-    atomic_write_bytes(text.encode(), path)
+    with open(path) as f:
+        old = json.load(f)
+    if old != json.loads(json.dumps(settings)):
+        diff = [f'  {key}: {old.get(key)!r} in {out}, now {settings.get(key)!r}'
+                for key in sorted(set(old) | set(settings)) if old.get(key) != settings.get(key)]
+        raise SettingsChanged(f'{out} holds a comparison with other settings; its finished runs would not be '
+                              f'comparable with new ones:\n' + '\n'.join(diff)
+                              + f'\nUse a new --out, or rerun with the settings recorded in {path}.')
+
+
+def record_settings(out: str, settings: Dict) -> None:
+    """Write ``out/settings.json`` once the data were read, so a run refused for its data binds no settings."""
+    path = osp.join(out, 'settings.json')
+    if not osp.isfile(path):
+        atomic_write_bytes(json.dumps(settings, indent=1, sort_keys=True).encode(), path)
 
 
 def parse_sweep(items: Optional[Sequence[str]]) -> List[Dict]:
@@ -116,7 +119,6 @@ class PretrainRun:
     work_dir: str
     epochs: int
     has_test: bool
-    cost: Dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -181,6 +181,7 @@ def test_empty_data_folder(tmp_path):
         prepare_data(str(tmp_path / 'empty'), str(tmp_path / 'out'))
     proc = compare('--data', str(tmp_path / 'empty'), '--out', str(tmp_path / 'out2'), *TINY, check=False)
     assert proc.returncode != 0 and 'holds no class folder' in proc.stderr and 'Traceback' not in proc.stderr
+    assert not (tmp_path / 'out2' / 'settings.json').exists()  # refused data binds no settings to --out
 
 
 def test_empty_class_folder_is_refused(tmp_path):

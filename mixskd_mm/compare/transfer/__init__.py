@@ -19,10 +19,10 @@ Example:
     >>> info['metric'], info['changes'][0]  # doctest: +SKIP
     ('coco/bbox_mAP', 'model.backbone: ResNet -> mixskd_mm.TimmStageBackbone(...)')
 """
+from ..processes import ROOT  # the repository root: RECIPES are relative to it
 from .common import (
     MANUAL_FIX,
     RECIPES,
-    ROOT,
     SCOPES,
     TASKS,
     metric_key,

@@ -20,8 +20,6 @@ RECIPES = {'det': 'configs/demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fas
 #: where a user is sent when a config cannot be converted automatically
 MANUAL_FIX = ('Make the change by hand as README.md, section "Use a MixSKD backbone in your own mmdet/mmseg config", '
               'shows (paste-in lines for an mmdet FPN detector and an mmseg ResNet-D8 model).')
-#: the repository root (RECIPES are relative to it)
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 # -- tasks ----------------------------------------------------------------------------------------------------------

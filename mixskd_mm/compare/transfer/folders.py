@@ -9,9 +9,9 @@ import os
 import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..processes import ROOT  # the repository root: RECIPES are relative to it
 from .common import (
     RECIPES,
-    ROOT,
     _backbone_extras,
     _checked_backbone,
     _divide_strides,
