@@ -24,18 +24,28 @@ def write_plots(table: Dict[str, Dict], reliability: Dict[str, Dict], classes: S
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    labels = [row['label'] for row in table.values()]
-    written = []
+    written = [_accuracy_plot(plt, table, split, out), _reliability_plot(plt, table, reliability, split, out)]
+    if 'ce' in table and len(table) > 1:
+        written.append(_per_class_plot(plt, table, classes, out))
+    written.append(_cost_plot(plt, table, split, out))
+    return written
 
+
+def _accuracy_plot(plt, table: Dict[str, Dict], split: str, out: str) -> str:
+    """Bars of each method's mean top-1 with the seed-to-seed standard deviation."""
     fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(table)), 4))
     means = [row['top1']['mean'] for row in table.values()]
-    ax.bar(labels, means, yerr=[row['top1']['std'] for row in table.values()], capsize=4, color='tab:blue')
+    ax.bar([row['label'] for row in table.values()], means, yerr=[row['top1']['std'] for row in table.values()],
+           capsize=4, color='tab:blue')
     low = min(means) - 3 * max(1.0, max(row['top1']['std'] for row in table.values()))
     ax.set(ylabel=f'{split} top-1 (%)', title='Top-1 accuracy, mean ± std over seeds', ylim=(max(0, low), None))
     for tick in ax.get_xticklabels():
         tick.set_rotation(15)
-    written.append(_save(fig, plt, osp.join(out, 'accuracy.png')))
+    return _save(fig, plt, osp.join(out, 'accuracy.png'))
 
+
+def _reliability_plot(plt, table: Dict[str, Dict], reliability: Dict[str, Dict], split: str, out: str) -> str:
+    """One reliability diagram per method: accuracy against confidence, pooled over seeds."""
     fig, axes = plt.subplots(1, len(reliability), figsize=(3.2 * len(reliability), 3.4), squeeze=False)
     for ax, (method, bins) in zip(axes[0], reliability.items()):
         centres = [(a + b) / 2 for a, b in zip(bins['edges'][:-1], bins['edges'][1:])]
@@ -48,23 +58,28 @@ def write_plots(table: Dict[str, Dict], reliability: Dict[str, Dict], classes: S
                ylabel='accuracy', xlim=(0, 1), ylim=(0, 1))
     axes[0][0].legend(loc='upper left', fontsize=8)
     fig.suptitle(f'Reliability diagrams ({split}, all seeds)')
-    written.append(_save(fig, plt, osp.join(out, 'reliability.png')))
+    return _save(fig, plt, osp.join(out, 'reliability.png'))
 
-    if 'ce' in table and len(table) > 1:
-        others = [m for m in table if m != 'ce']
-        fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(classes) * len(others)), 4))
-        width = 0.8 / len(others)
-        for j, method in enumerate(others):
-            change = [0.0 if a is None or b is None else a - b
-                      for a, b in zip(table[method]['per_class'], table['ce']['per_class'])]
-            ax.bar([c + j * width for c in range(len(classes))], change, width=width, label=table[method]['label'])
-        ax.axhline(0, color='k', linewidth=0.8)
-        ax.set_xticks([c + 0.4 - width / 2 for c in range(len(classes))])
-        ax.set_xticklabels(classes, rotation=30, ha='right', fontsize=8)
-        ax.set(ylabel='accuracy change vs CE (points)', title='Per-class accuracy change vs CE (mean over seeds)')
-        ax.legend(fontsize=8)
-        written.append(_save(fig, plt, osp.join(out, 'per_class.png')))
 
+def _per_class_plot(plt, table: Dict[str, Dict], classes: Sequence[str], out: str) -> str:
+    """Grouped bars: every method's per-class accuracy change from CE."""
+    others = [m for m in table if m != 'ce']
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(classes) * len(others)), 4))
+    width = 0.8 / len(others)
+    for j, method in enumerate(others):
+        change = [0.0 if a is None or b is None else a - b
+                  for a, b in zip(table[method]['per_class'], table['ce']['per_class'])]
+        ax.bar([c + j * width for c in range(len(classes))], change, width=width, label=table[method]['label'])
+    ax.axhline(0, color='k', linewidth=0.8)
+    ax.set_xticks([c + 0.4 - width / 2 for c in range(len(classes))])
+    ax.set_xticklabels(classes, rotation=30, ha='right', fontsize=8)
+    ax.set(ylabel='accuracy change vs CE (points)', title='Per-class accuracy change vs CE (mean over seeds)')
+    ax.legend(fontsize=8)
+    return _save(fig, plt, osp.join(out, 'per_class.png'))
+
+
+def _cost_plot(plt, table: Dict[str, Dict], split: str, out: str) -> str:
+    """Each method's mean top-1 against its mean training time."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for row in table.values():
         cost = row['train_seconds']['mean']
@@ -72,8 +87,7 @@ def write_plots(table: Dict[str, Dict], reliability: Dict[str, Dict], classes: S
             ax.errorbar(cost, row['top1']['mean'], yerr=row['top1']['std'], fmt='o', capsize=3)
             ax.annotate(row['label'], (cost, row['top1']['mean']), textcoords='offset points', xytext=(5, 5))
     ax.set(xlabel='training time (s)', ylabel=f'{split} top-1 (%)', title='Accuracy against training cost')
-    written.append(_save(fig, plt, osp.join(out, 'cost.png')))
-    return written
+    return _save(fig, plt, osp.join(out, 'cost.png'))
 
 
 def _save(fig, plt, path: str) -> str:

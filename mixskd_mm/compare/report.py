@@ -97,7 +97,7 @@ def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str
 def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: Sequence[Dict],
                     chosen: Dict[str, Dict], transfer: Dict[str, Dict], runs: Sequence[Dict],
                     transfers: Sequence[Dict], split: str, plots: Sequence[str]) -> str:
-    """The text of ``report.md``.
+    """The text of ``report.md``: the verdict, then one section per kind of number.
 
     Args:
         data: The data summary.
@@ -114,16 +114,27 @@ def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: S
     Returns:
         Markdown.
     """
+    lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', verdict(pairs, transfer, split), '']
+    lines += _setup_section(data, settings, split)
+    lines += _results_section(data, settings, table)
+    lines += _pairs_section(pairs)
+    lines += _per_class_section(data['classes'], table)
+    lines += _sweep_section(chosen)
+    lines += _transfer_sections(transfer)
+    lines += _runs_section(runs, transfers, plots)
+    return '\n'.join(lines) + '\n'
+
+
+def _setup_section(data: Dict, settings: Dict, split: str) -> List[str]:
+    """What was compared: data, image sizes, model and schedule, and where the numbers are measured."""
     classes = data['classes']
-    k = min(5, len(classes))
     counts = ', '.join(f'{s} {v["images"]}' for s, v in data['splits'].items())
     where = ('the test split, evaluated once per run after training; every choice was made on validation'
              if split == 'test' else
              'the validation split (there is no test split)' + (
                  ': the sweep chose its setting on this same split, so these numbers are optimistic'
                  if settings.get('sweep') else ''))
-    lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', verdict(pairs, transfer, split), '',
-             '## Setup', '',
+    lines = ['## Setup', '',
              f'- Data: `{data["name"]}` ({data["layout"]}), {len(classes)} classes; images: {counts}'
              + (' (validation carved from training)' if data['carved_val'] else '') + '.',
              f'- Images: modes {data["modes"]}, width {data["sizes"]["width"]["min"]}–{data["sizes"]["width"]["max"]}'
@@ -134,51 +145,75 @@ def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: S
              f'seeds {", ".join(map(str, settings["seeds"]))}; the same '
              f'data, schedule and seeds for every method.',
              f'- Accuracy, calibration and per-class numbers are measured on {where}.']
-    lines += [f'- Note: {note}' for note in data.get('notes', [])]
-    lines += ['', '## Results', '',
-              f'| method | top-1 (%) | top-{k} (%) | ECE (%) | train time (s) | vs CE | images/s | vs CE | '
-              f'peak memory (MiB) | vs CE |', '|---|---|---|---|---|---|---|---|---|---|']
-    for method, row in table.items():
-        memory = row['peak_gpu_mib'] if row['peak_gpu_mib']['mean'] is not None else row['max_rss_mib']
-        memory_ratio = row['peak_gpu_mib_vs_ce'] if row['peak_gpu_mib']['mean'] is not None else \
-            row['max_rss_mib_vs_ce']
+    return lines + [f'- Note: {note}' for note in data.get('notes', [])]
+
+
+def _results_section(data: Dict, settings: Dict, table: Dict[str, Dict]) -> List[str]:
+    """One row per method: accuracy, calibration and cost, each cost also as a ratio to CE."""
+    k = min(5, len(data['classes']))
+    lines = ['', '## Results', '',
+             f'| method | top-1 (%) | top-{k} (%) | ECE (%) | train time (s) | vs CE | images/s | vs CE | '
+             f'peak memory (MiB) | vs CE |', '|---|---|---|---|---|---|---|---|---|---|']
+    for row in table.values():
+        on_gpu = row['peak_gpu_mib']['mean'] is not None
+        memory = row['peak_gpu_mib'] if on_gpu else row['max_rss_mib']
+        memory_ratio = row['peak_gpu_mib_vs_ce'] if on_gpu else row['max_rss_mib_vs_ce']
         lines.append(f'| {row["label"]} | {_pm(row["top1"])} | {_pm(row["topk"])} | {_pm(row["ece"])} | '
                      f'{_num(row["train_seconds"]["mean"], 0)} | {_num(row["train_seconds_vs_ce"], 2, "x")} | '
                      f'{_num(row["images_per_s"]["mean"], 1)} | {_num(row["images_per_s_vs_ce"], 2, "x")} | '
                      f'{_num(memory["mean"], 0)} | {_num(memory_ratio, 2, "x")} |')
-    lines += ['', f'Mean ± sample standard deviation over {len(settings["seeds"])} seed(s). Train time: wall time of '
-              '`tools/train.py` (validation included; summed over the attempts of a resumed run, an attempt cut '
-              'short is not counted; runs the comparison did not run itself: iterations x the median iteration '
-              'time of their log); images/s from the training log; peak memory: CUDA allocations where mmengine '
-              'logs them, else the peak resident memory of the training process. Runs shared the machine '
-              f'({settings.get("jobs", 1)} at a time), so cost ratios are more reliable than absolute times.', '']
-    if pairs:
-        lines += ['## Paired differences (per seed, 95 % interval)', '',
-                  '| method | baseline | top-1 difference | ECE difference | time ratio |', '|---|---|---|---|---|']
-        lines += [f'| {LABELS[p["method"]]} | {LABELS[p["baseline"]]} | {describe_difference(p["top1"])} | '
-                  f'{describe_difference(p["ece"])} | {_num(p["time_ratio"], 2, "x")} |' for p in pairs]
-        lines += ['', 'The best cheap baseline (Mixup or CutMix) is the one with the better mean *validation* top-1.',
-                  '']
-    if 'ce' in table:
-        others = [m for m in table if m != 'ce']
-        lines += ['## Per-class accuracy change vs CE (percentage points, mean over seeds)', '',
-                  '| class | CE | ' + ' | '.join(LABELS[m] for m in others) + ' |',
-                  '|---|---|' + '---|' * len(others)]
-        for c, name in enumerate(classes):
-            ce = table['ce']['per_class'][c]
-            cells = ['—' if ce is None or table[m]['per_class'][c] is None else
-                     f'{table[m]["per_class"][c] - ce:+.1f}' for m in others]
-            lines.append(f'| {name} | {_num(ce, 1)} | ' + ' | '.join(cells) + ' |')
-        lines.append('')
-    if any(len(c['candidates']) > 1 for c in chosen.values()):
-        lines += ['## Sweep (chosen on validation top-1)', '', '| method | setting | val top-1 (%) | chosen |',
-                  '|---|---|---|---|']
-        for method, pick in chosen.items():
-            for cand in pick['candidates']:
-                mark = 'yes' if cand['setting'] == pick['setting'] else ''
-                lines.append(f'| {LABELS[method]} | {cand["setting"] or "default"} | {cand["val_top1"]:.2f} | '
-                             f'{mark} |')
-        lines.append('')
+    return lines + ['', f'Mean ± sample standard deviation over {len(settings["seeds"])} seed(s). Train time: wall '
+                    'time of `tools/train.py` (validation included; summed over the attempts of a resumed run, an '
+                    'attempt cut short is not counted; runs the comparison did not run itself: iterations x the '
+                    'median iteration time of their log); images/s from the training log; peak memory: CUDA '
+                    'allocations where mmengine logs them, else the peak resident memory of the training process. '
+                    f'Runs shared the machine ({settings.get("jobs", 1)} at a time), so cost ratios are more '
+                    'reliable than absolute times.', '']
+
+
+def _pairs_section(pairs: Sequence[Dict]) -> List[str]:
+    """The paired differences of each MixSKD variant to its baselines, with their intervals."""
+    if not pairs:
+        return []
+    lines = ['## Paired differences (per seed, 95 % interval)', '',
+             '| method | baseline | top-1 difference | ECE difference | time ratio |', '|---|---|---|---|---|']
+    lines += [f'| {LABELS[p["method"]]} | {LABELS[p["baseline"]]} | {describe_difference(p["top1"])} | '
+              f'{describe_difference(p["ece"])} | {_num(p["time_ratio"], 2, "x")} |' for p in pairs]
+    return lines + ['', 'The best cheap baseline (Mixup or CutMix) is the one with the better mean *validation* '
+                    'top-1.', '']
+
+
+def _per_class_section(classes: Sequence[str], table: Dict[str, Dict]) -> List[str]:
+    """Each class's accuracy under CE and every other method's change from it."""
+    if 'ce' not in table:
+        return []
+    others = [m for m in table if m != 'ce']
+    lines = ['## Per-class accuracy change vs CE (percentage points, mean over seeds)', '',
+             '| class | CE | ' + ' | '.join(LABELS[m] for m in others) + ' |', '|---|---|' + '---|' * len(others)]
+    for c, name in enumerate(classes):
+        ce = table['ce']['per_class'][c]
+        cells = ['—' if ce is None or table[m]['per_class'][c] is None else
+                 f'{table[m]["per_class"][c] - ce:+.1f}' for m in others]
+        lines.append(f'| {name} | {_num(ce, 1)} | ' + ' | '.join(cells) + ' |')
+    return lines + ['']
+
+
+def _sweep_section(chosen: Dict[str, Dict]) -> List[str]:
+    """Every swept setting's validation top-1 and the one chosen (nothing without a sweep)."""
+    if not any(len(c['candidates']) > 1 for c in chosen.values()):
+        return []
+    lines = ['## Sweep (chosen on validation top-1)', '', '| method | setting | val top-1 (%) | chosen |',
+             '|---|---|---|---|']
+    for method, pick in chosen.items():
+        for cand in pick['candidates']:
+            mark = 'yes' if cand['setting'] == pick['setting'] else ''
+            lines.append(f'| {LABELS[method]} | {cand["setting"] or "default"} | {cand["val_top1"]:.2f} | {mark} |')
+    return lines + ['']
+
+
+def _transfer_sections(transfer: Dict[str, Dict]) -> List[str]:
+    """One section per transfer task: each backbone's mAP / mIoU and the differences between backbones."""
+    lines = []
     for task, summary in transfer.items():
         lines += [f'## Transfer: {task} ({summary["metric"]})', '', '| backbone | value | fine-tunes |',
                   '|---|---|---|']
@@ -186,14 +221,17 @@ def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: S
         lines += [f'- {LABELS[p["method"]]} - {LABELS[p["baseline"]]}: {describe_difference(p["value"])}'
                   for p in summary['comparisons']]
         lines.append('')
-    lines += ['## Runs', '', 'Every run is one of the project\'s tools on a config file kept in its work directory:',
-              '', '```bash']
+    return lines
+
+
+def _runs_section(runs: Sequence[Dict], transfers: Sequence[Dict], plots: Sequence[str]) -> List[str]:
+    """The exact command of every run and fine-tune, and the plots."""
+    lines = ['## Runs', '', 'Every run is one of the project\'s tools on a config file kept in its work directory:',
+             '', '```bash']
     for r in runs:
         lines += r['commands']
-    for t in transfers:
-        lines.append(t['command'])
-    lines += ['```', '', 'Plots: ' + ', '.join(f'`{p}`' for p in plots) + '.']
-    return '\n'.join(lines) + '\n'
+    lines += [t['command'] for t in transfers]
+    return lines + ['```', '', 'Plots: ' + ', '.join(f'`{p}`' for p in plots) + '.']
 
 
 def console_table(table: Dict[str, Dict], transfer: Dict[str, Dict]) -> List[str]:

@@ -29,10 +29,19 @@ def _env(**extra):
     return tool_env(PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1', **extra)
 
 
+_CAUSE_MARKS = ('Error', 'error:', 'terminate called', 'what():', 'Traceback', 'enforce fail', 'Abort')
+
+
 def _launch(script, *args, env=None):
     proc = subprocess.run(['bash', script, *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env=env or _env())
-    assert proc.returncode == 0, f'{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
+    if proc.returncode != 0:
+        # torchrun's own summary ends the output and hides why a rank died; put the lines naming a cause last,
+        # where a log's tail (CI keeps only that) shows them
+        out = proc.stdout + proc.stderr
+        causes = [line for line in out.splitlines() if any(mark in line for mark in _CAUSE_MARKS)]
+        pytest.fail(f'{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n'
+                    f'-- lines naming a cause --\n' + '\n'.join(causes[-40:]), pytrace=False)
     return proc.stdout + proc.stderr
 
 

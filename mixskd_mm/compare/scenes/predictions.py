@@ -39,7 +39,6 @@ def write_prediction_plots(transfers: Sequence[Dict], data: Dict, out: str, coun
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     import numpy as np
-    from matplotlib.patches import Rectangle
     from PIL import Image
 
     import mixskd_mm  # noqa: F401  (weights-only loading of the fine-tuned checkpoints)
@@ -59,30 +58,41 @@ def write_prediction_plots(transfers: Sequence[Dict], data: Dict, out: str, coun
                       if a['image_id'] == by_name[osp.basename(path)]]
                 rows = [('ground truth', gt)] + [(f'{t["method"]} backbone', _detect(t, path, score_thr))
                                                  for t in runs]
-                for row, (title, boxes) in enumerate(rows):
-                    ax = axes[row][col]
-                    ax.imshow(image)
-                    for (x, y, w, h), label, score in boxes:
-                        ax.add_patch(Rectangle((x, y), w, h, fill=False, lw=1.5, color=colours(label)))
-                        text = data['classes'][label] + (f' {score:.2f}' if score is not None else '')
-                        ax.text(x, y - 1, text, color='white', fontsize=6, bbox=dict(fc=colours(label), pad=0.5, lw=0))
-                    ax.set_title(title, fontsize=8)
+                _draw_boxes([axes[row][col] for row in range(len(rows))], image, rows, data['classes'], colours)
             else:
                 gt = np.asarray(Image.open(path.replace(f'{os.sep}images{os.sep}', f'{os.sep}labels{os.sep}')))
                 rows = [('ground truth', gt)] + [(f'{t["method"]} backbone', _segment(t, path)) for t in runs]
-                for row, (title, seg) in enumerate(rows):
-                    ax = axes[row][col]
-                    overlay = image.copy()
-                    for label in range(1, len(data['classes']) + 1):
-                        colour = np.array(colours(label - 1)[:3]) * 255
-                        overlay[seg == label] = (0.4 * overlay[seg == label] + 0.6 * colour).astype(np.uint8)
-                    ax.imshow(overlay)
-                    ax.set_title(title, fontsize=8)
+                _draw_label_maps([axes[row][col] for row in range(len(rows))], image, rows, len(data['classes']),
+                                 colours)
         for ax in axes.flat:
             ax.axis('off')
         fig.tight_layout()
         fig.savefig(osp.join(out, f'predictions_{task}.png'), dpi=90)
         plt.close(fig)
+
+
+def _draw_boxes(axes: Sequence, image: np.ndarray, rows: Sequence, classes: Sequence[str], colours) -> None:
+    """One scene per axis: the image with the boxes of one row (``(title, [(xywh, label, score or None)])``)."""
+    from matplotlib.patches import Rectangle
+    for ax, (title, boxes) in zip(axes, rows):
+        ax.imshow(image)
+        for (x, y, w, h), label, score in boxes:
+            ax.add_patch(Rectangle((x, y), w, h, fill=False, lw=1.5, color=colours(label)))
+            text = classes[label] + (f' {score:.2f}' if score is not None else '')
+            ax.text(x, y - 1, text, color='white', fontsize=6, bbox=dict(fc=colours(label), pad=0.5, lw=0))
+        ax.set_title(title, fontsize=8)
+
+
+def _draw_label_maps(axes: Sequence, image: np.ndarray, rows: Sequence, num_classes: int, colours) -> None:
+    """One scene per axis: the image tinted by the label map of one row (``(title, map)``; 0 is background)."""
+    import numpy as np
+    for ax, (title, seg) in zip(axes, rows):
+        overlay = image.copy()
+        for label in range(1, num_classes + 1):
+            colour = np.array(colours(label - 1)[:3]) * 255
+            overlay[seg == label] = (0.4 * overlay[seg == label] + 0.6 * colour).astype(np.uint8)
+        ax.imshow(overlay)
+        ax.set_title(title, fontsize=8)
 
 
 _MODELS: Dict[str, object] = {}  # the loaded fine-tuned models, by checkpoint
