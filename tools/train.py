@@ -42,6 +42,7 @@ def main(argv=None):
         cfg.load_from = args.resume
 
     config_utils.build_runner(cfg).train()
+    config_utils.finish_distributed()
 
 
 if __name__ == '__main__':

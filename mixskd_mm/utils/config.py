@@ -64,6 +64,19 @@ def prepare_cpu_distributed(cfg: Config) -> None:
                                      find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
+def finish_distributed() -> None:
+    """End a distributed run together: every rank waits for the others, then closes its process group.
+
+    Without this each process tears its group down whenever the interpreter exits, while the slower ranks may
+    still be talking to it (rank 0 writes the last checkpoints and the exported backbone alone). Nothing happens
+    in a single process.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
     """Read a config (``mmdet::``/``mmseg::`` bases resolve), apply overrides, set work_dir and launcher.

@@ -15,3 +15,17 @@ def test_distributed_launches_seed_every_rank_differently(launcher, randomness, 
     cfg = Config(dict(launcher=launcher) if randomness is None else dict(launcher=launcher, randomness=randomness))
     per_rank_seeds(cfg)
     assert dict(cfg.randomness) == expected
+
+
+def test_finish_distributed_closes_the_process_group(tmp_path):
+    import torch.distributed as dist
+
+    from mixskd_mm.utils.config import finish_distributed
+    finish_distributed()  # a single process without a group: nothing to do
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0, world_size=1)
+    try:
+        finish_distributed()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
