@@ -117,3 +117,16 @@ def test_cli_refuses_a_checkpoint_without_config_and_a_file_name(tmp_path):
     proc = run_tool('tools/export_backbone.py', ckpt, str(tmp_path / 'x.safetensors'), '--format', 'timm',
                     check=False)
     assert proc.returncode != 0 and re.search(r'--format timm writes a folder', proc.stderr)
+
+
+def test_readme_publishes_and_loads_with_the_tested_names():
+    """The README's export command is the one tested here; its upload line calls huggingface_hub's real API."""
+    import inspect
+
+    from huggingface_hub import upload_folder
+    text = open(os.path.join(ROOT, 'README.md')).read()
+    assert 'python tools/export_backbone.py work_dirs/NAME/epoch_N.pth work_dirs/NAME/timm_model --format timm' in text
+    (call,) = re.findall(r'from huggingface_hub import upload_folder; upload_folder\((.*)\)"', text)
+    assert set(re.findall(r'(\w+)=', call)) <= set(inspect.signature(upload_folder).parameters)
+    assert "timm.create_model('hf-hub:ORG/NAME', pretrained=True)" in text
+    assert "init_cfg=dict(type='Pretrained', checkpoint='hf-hub:ORG/NAME')" in text

@@ -114,6 +114,10 @@ with torch.no_grad():
     assert torch.equal(hub(x), local(x)), 'hf-hub and local-dir differ'
 backbone = TimmStageBackbone('test_resnet', pretrained='hf-hub:mixskd-test/test_resnet.fashion')
 assert all(torch.equal(v, local.state_dict()[k]) for k, v in backbone.state_dict().items())
+by_init_cfg = TimmStageBackbone('test_resnet', init_cfg=dict(type='Pretrained',
+                                                             checkpoint='hf-hub:mixskd-test/test_resnet.fashion'))
+by_init_cfg.init_weights()
+assert all(torch.equal(v, local.state_dict()[k]) for k, v in by_init_cfg.state_dict().items())
 try:
     TimmStageBackbone('test_resnet', pretrained='hf-hub:mixskd-test/not-there')
 except FileNotFoundError as err:
