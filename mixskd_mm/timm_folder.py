@@ -59,7 +59,7 @@ def _key_reasons(ours: StateDict, timm_state: Mapping[str, torch.Tensor]) -> Lis
     reasons = []
     if missing:
         reasons.append(f'the backbone has no tensors for {len(missing)} of timm\'s (e.g. {missing[:3]}): '
-                       f'stages or head units after the last out_indices stage were dropped in training')
+                       f'units after the last out_indices stage were dropped in training, or its norm layers differ')
     if extra:
         reasons.append(f'{len(extra)} tensors are not in timm\'s model (e.g. {extra[:3]})')
     if shapes:
