@@ -1,4 +1,10 @@
-"""Checkpoint -> the backbone alone, with timm's own key names (safetensors, or an mmengine ``.pth``).
+"""Checkpoint -> the backbone alone, with timm's own key names (safetensors, an mmengine ``.pth``, or a timm folder).
+
+One reader (:func:`read_checkpoint`, through :func:`mixskd_mm.utils.weights.read_weights`) and one metadata writer
+(:func:`export_metadata`) serve ``tools/export_backbone.py`` and ``ExportBackboneHook`` (which hands it
+:func:`runner_meta`, the run information a Runner writes into its checkpoints), so both write the same metadata.
+A timm model folder (``config.json`` + ``model.safetensors`` + model card) is written by
+:mod:`mixskd_mm.timm_folder`.
 
 The exported file loads into ``TimmStageBackbone(pretrained=FILE)``, into ``TimmStageBackbone``
 through ``init_cfg=dict(type='Pretrained', checkpoint=FILE)``, and into plain
@@ -14,7 +20,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
-from mixskd_mm.utils.weights import StateDict
+from mixskd_mm.utils.weights import StateDict, read_weights, string_meta
 
 BACKBONE_PREFIX = 'backbone.'
 
@@ -30,18 +36,28 @@ def backbone_tensors(state: Mapping[str, torch.Tensor], prefix: str = BACKBONE_P
     return out
 
 
+def run_config(meta: Optional[Mapping]):
+    """The training config recorded in a checkpoint's ``meta['cfg']`` as an mmengine ``Config``, or ``None``.
+
+    A config that no longer parses gives ``None``: the export still works, it only loses the metadata.
+    """
+    if not meta or not isinstance(meta.get('cfg'), str):
+        return None
+    from mmengine.config import Config
+    try:
+        return Config.fromstring(meta['cfg'], '.py')
+    except Exception:
+        return None
+
+
 def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
     """Model name, out_indices and options of the backbone, read from an mmengine checkpoint's ``meta['cfg']``.
 
     ``stem_act`` is recorded (as JSON ``false``) only when the backbone's stem has no activation, so files of
     backbones with timm's stem carry the same metadata as before the option existed.
     """
-    if not meta or 'cfg' not in meta:
-        return {}
-    from mmengine.config import Config
-    try:
-        cfg = Config.fromstring(meta['cfg'], '.py')
-    except Exception:  # a config that no longer parses still exports; it only loses the metadata
+    cfg = run_config(meta)
+    if cfg is None:
         return {}
     bb = cfg.get('model', {}).get('backbone', {})
     keys = ('model_name', 'out_indices', 'cifar_stem', 'output_stride', 'in_chans')
@@ -61,14 +77,41 @@ def module_metadata(backbone: torch.nn.Module) -> Dict[str, str]:
             for k, v in values.items()}
 
 
-def read_checkpoint(path: str) -> Tuple[Mapping[str, torch.Tensor], Mapping]:
-    """``(state_dict, meta)`` of an mmengine checkpoint, loaded weights-only (allow-listed mmengine types)."""
+def read_checkpoint(path: str) -> Tuple[StateDict, Dict[str, str]]:
+    """``(state_dict, meta)`` of an mmengine checkpoint, read by :func:`~mixskd_mm.utils.weights.read_weights`.
+
+    Weights-only (allow-listed mmengine types); ``meta`` in :func:`~mixskd_mm.utils.weights.string_meta` form.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path!r}')
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(ckpt, Mapping) and 'state_dict' in ckpt:
-        return ckpt['state_dict'], ckpt.get('meta') or {}
-    return ckpt, {}
+    return read_weights(path)
+
+
+def runner_meta(runner) -> Dict[str, str]:
+    """The run information an mmengine Runner writes into a checkpoint's ``meta``, read from the live Runner.
+
+    The entries :func:`export_metadata` and the model card use (``cfg``, ``experiment_name``, ``epoch``, ``iter``,
+    ``dataset_meta``), with the values ``Runner.save_checkpoint`` records, in :func:`string_meta` form.
+    """
+    meta = dict(cfg=runner.cfg.pretty_text, experiment_name=runner.experiment_name, epoch=runner.epoch,
+                iter=runner.iter)
+    dataset = getattr(runner.train_dataloader, 'dataset', None)
+    if hasattr(dataset, 'metainfo'):
+        meta['dataset_meta'] = dataset.metainfo
+    return string_meta(meta)
+
+
+def export_metadata(meta: Mapping[str, str]) -> Dict[str, str]:
+    """The metadata of an exported backbone, from a run's checkpoint ``meta`` (string form): the one writer.
+
+    Backbone options (:func:`backbone_metadata`) and ``source``, the run and its position
+    (``'<experiment_name> epoch <e> iter <i>'``).
+    """
+    out = backbone_metadata(meta)
+    run = meta.get('experiment_name')
+    if run:
+        out['source'] = f"{run} epoch {meta.get('epoch', '?')} iter {meta.get('iter', '?')}"
+    return out
 
 
 def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optional[Dict[str, str]] = None) -> str:
@@ -93,10 +136,9 @@ def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optio
 
 
 def export_backbone(checkpoint: str, out: str, prefix: str = BACKBONE_PREFIX) -> Tuple[int, Dict[str, str]]:
-    """Export the backbone of ``checkpoint`` to ``out``; returns (tensor count, metadata)."""
+    """Export the backbone of ``checkpoint`` to the file ``out``; returns (tensor count, metadata)."""
     state, meta = read_checkpoint(checkpoint)
     tensors = backbone_tensors(state, prefix)
-    metadata = backbone_metadata(meta)
-    metadata['source'] = os.path.basename(checkpoint)
+    metadata = export_metadata(meta)
     save_backbone(tensors, out, metadata)
     return len(tensors), metadata

@@ -41,7 +41,8 @@ def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
 
     Returns:
         ``(state_dict, metadata)``: tensors by name and the file's string metadata (a safetensors file's metadata,
-        or the string entries of a checkpoint's ``meta`` dict, as ``tools/export_backbone.py`` writes them).
+        or a checkpoint's ``meta`` dict through :func:`string_meta`: ``cfg`` and ``experiment_name`` as they are,
+        ``epoch`` / ``iter`` / ``dataset_meta`` as JSON).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'weight file not found: {path!r}. Export one with '
@@ -59,8 +60,7 @@ def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
             f'If you trust the file, convert it once in a trusted session: '
             f'`torch.save(torch.load(PATH, weights_only=False)["state_dict"], OUT)`, or export a '
             f'safetensors backbone with tools/export_backbone.py. Details: {err}') from None
-    meta = obj.get('meta') if isinstance(obj, Mapping) else None
-    meta = {k: v for k, v in meta.items() if isinstance(v, str)} if isinstance(meta, Mapping) else {}
+    meta = string_meta(obj.get('meta') if isinstance(obj, Mapping) else None)
     for key in ('state_dict', 'model', 'module'):
         if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]
@@ -68,6 +68,25 @@ def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
     if not isinstance(obj, Mapping):
         raise TypeError(f'{path!r} holds a {type(obj).__name__}, not a state dict of tensors')
     return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, meta
+
+
+def string_meta(meta: Optional[Mapping]) -> Dict[str, str]:
+    """A checkpoint's ``meta`` as strings: strings as they are, other JSON-serialisable values as JSON, others dropped.
+
+    The one form in which every export route (a checkpoint read by :func:`read_weights`, a live Runner in
+    ``ExportBackboneHook``) hands its run information to :func:`mixskd_mm.export.export_metadata`, so the routes
+    write the same metadata for the same run. Tuples become JSON lists.
+    """
+    out = {}
+    for key, value in (meta or {}).items():
+        if isinstance(value, str):
+            out[key] = value
+            continue
+        try:
+            out[key] = json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+    return out
 
 
 def _strip(state: Mapping[str, torch.Tensor], prefix: str) -> StateDict:
@@ -192,9 +211,23 @@ def load_weights_file(module: nn.Module, path: str, prefix: Optional[str] = None
 
     A file recorded as another architecture fails in :func:`load_into`, with that message; one of the same
     architecture whose ``cifar_stem`` / ``stem_act`` differ from ``module``'s fails in :func:`check_stem_options`.
+
+    Args:
+        module: the target module.
+        path: a weight file, or a timm model folder named ``local-dir:PATH`` / ``hf-hub:org/name``
+            (:mod:`mixskd_mm.utils.timm_sources`; its ``config.json`` architecture must be ``expected_arch``).
+        prefix: an explicit key prefix, see :func:`load_into`.
+        expected_arch: the target's architecture name.
     """
+    from .timm_sources import is_timm_source, resolve_timm_source
+    folder_meta: Dict[str, str] = {}
+    source = path
+    if is_timm_source(path):
+        path, folder_meta = resolve_timm_source(path, expected_arch)
+        source = f'{source} ({path})'
     state, meta = read_weights(path)
+    meta = dict(folder_meta, **meta) if meta.get('model_name') else dict(meta, **folder_meta)
     file_arch = meta.get('model_name')
     if not (file_arch and expected_arch and file_arch.split('.')[0] != expected_arch.split('.')[0]):
-        check_stem_options(module, meta, path)
-    return load_into(module, state, source=path, prefix=prefix, expected_arch=expected_arch, file_arch=file_arch)
+        check_stem_options(module, meta, source)
+    return load_into(module, state, source=source, prefix=prefix, expected_arch=expected_arch, file_arch=file_arch)

@@ -72,7 +72,9 @@ class TimmStageBackbone(BaseModule):
         out_indices: stages to return, in timm's numbering (the stem is 0 where timm lists it:
             ResNet C2-C5 are ``(1, 2, 3, 4)``; mmdet's ResNet calls them ``(0, 1, 2, 3)``).
         pretrained: ``False``; a local weight file (safetensors or ``.pth``, keys as timm names,
-            loaded with a coverage report); or ``True`` to let timm download its weights.
+            loaded with a coverage report); a timm model folder, ``'local-dir:PATH'`` or ``'hf-hub:org/name'``
+            (:mod:`mixskd_mm.utils.timm_sources`: its ``config.json`` read by timm, its ``model.safetensors`` loaded
+            with the same report; the Hub only for ``hf-hub:``); or ``True`` to let timm download its weights.
         frozen_stages: freeze (no grad, eval mode) everything up to and including stage
             ``frozen_stages`` in timm's numbering; -1 freezes nothing. For ResNets 0 is the stem and
             1 is stem + layer1, mmdet's meaning.
@@ -94,8 +96,8 @@ class TimmStageBackbone(BaseModule):
             recomputes norms and activations, one region per timm stage (about half the activation
             memory of a ResNet for a few per cent of step time).
         in_chans: input channels.
-        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=FILE, prefix=...)`` is
-            loaded with the same strict coverage check as ``pretrained``.
+        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=FILE, prefix=...)`` (``FILE`` may be a
+            ``local-dir:`` / ``hf-hub:`` name) is loaded with the same strict coverage check as ``pretrained``.
         **timm_kwargs: passed to ``timm.create_model`` (``drop_path_rate``...).
 
     Example:

@@ -1,0 +1,195 @@
+"""A trained backbone as a timm model folder: ``model.safetensors`` + ``config.json`` + ``README.md`` (model card).
+
+The folder is what ``timm.create_model('local-dir:PATH', pretrained=True)`` and, once uploaded,
+``timm.create_model('hf-hub:org/name', pretrained=True)`` load: timm key names, timm's config schema
+(``architecture``, ``num_classes``, ``num_features``, ``label_names``, ``model_args``, ``pretrained_cfg``).
+It also loads into ``TimmStageBackbone(pretrained='local-dir:PATH')``.
+
+A backbone plain timm cannot build (the CIFAR stem, a stem without activation, stages or head units that the
+backbone dropped) is still exported. Its ``config.json`` then says so (``mixskd_mm.timm_compatible: false`` and
+the reasons) and makes plain timm fail loudly: the stem options go into ``model_args``, which timm's constructors
+refuse, and missing tensors fail timm's strict load. It never silently builds a different network.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import timm
+import torch
+
+from mixskd_mm.export import BACKBONE_PREFIX, backbone_tensors, export_metadata, run_config
+from mixskd_mm.model_card import model_card, run_metrics
+from mixskd_mm.utils.atomic_io import atomic_write_bytes
+from mixskd_mm.utils.weights import StateDict
+
+#: the classifier of mixskd_mm's classifiers (``ImageClassifier`` / ``MixSKD``): ``head.fc``
+HEAD_PREFIX = 'head.fc.'
+#: TimmStageBackbone options that are ours, not timm constructor arguments
+OWN_OPTIONS = ('type', 'model_name', 'out_indices', 'pretrained', 'frozen_stages', 'norm_eval', 'norm_cfg', 'init',
+               'with_cp', 'init_cfg', 'cifar_stem', 'stem_act')
+STEM_REASONS = {'cifar_stem': 'the CIFAR stem (3x3 stride-1 conv1, no max-pool) is not a timm option',
+                'stem_act': 'the stem has no activation after its BatchNorm (stem_act=False), not a timm option'}
+
+
+def timm_model_args(backbone_cfg: Mapping) -> Dict[str, object]:
+    """Non-default timm constructor arguments of a ``TimmStageBackbone`` config (``in_chans``, ``output_stride``...)."""
+    args = {k: v for k, v in backbone_cfg.items() if k not in OWN_OPTIONS}
+    if args.get('in_chans', 3) == 3:
+        args.pop('in_chans', None)
+    if args.get('output_stride') in (None, 32):
+        args.pop('output_stride', None)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
+
+
+def _stem_options(backbone_cfg: Mapping) -> Dict[str, bool]:
+    options = {}
+    if backbone_cfg.get('cifar_stem', False):
+        options['cifar_stem'] = True
+    if backbone_cfg.get('stem_act', True) is False:
+        options['stem_act'] = False
+    return options
+
+
+def _key_reasons(ours: StateDict, timm_state: Mapping[str, torch.Tensor]) -> List[str]:
+    missing = [k for k in timm_state if k not in ours]
+    extra = [k for k in ours if k not in timm_state]
+    shapes = [k for k in ours if k in timm_state and tuple(ours[k].shape) != tuple(timm_state[k].shape)]
+    reasons = []
+    if missing:
+        reasons.append(f'the backbone has no tensors for {len(missing)} of timm\'s (e.g. {missing[:3]}): '
+                       f'units after the last out_indices stage were dropped in training, or its norm layers differ')
+    if extra:
+        reasons.append(f'{len(extra)} tensors are not in timm\'s model (e.g. {extra[:3]})')
+    if shapes:
+        reasons.append(f'{len(shapes)} tensors differ in shape from timm\'s (e.g. {shapes[:3]})')
+    return reasons
+
+
+def _classifier(state: Mapping[str, torch.Tensor], prefix: str, keep: bool) -> Optional[StateDict]:
+    if not keep or prefix != BACKBONE_PREFIX:
+        return None
+    head = {k[len(HEAD_PREFIX):]: v for k, v in state.items() if k.startswith(HEAD_PREFIX)}
+    return head if set(head) == {'weight', 'bias'} else None
+
+
+def timm_tensors(state: Mapping[str, torch.Tensor], backbone_cfg: Mapping, prefix: str = BACKBONE_PREFIX,
+                 keep_classifier: bool = True) -> Tuple[StateDict, torch.nn.Module, List[str]]:
+    """The checkpoint's backbone (and trained classifier) under timm's keys, timm's model, and why timm can't build it.
+
+    Args:
+        state: the checkpoint's state dict.
+        backbone_cfg: the training config's ``model.backbone``.
+        prefix: key prefix of the backbone in ``state``.
+        keep_classifier: keep the trained ``head.fc`` (as timm's classifier); otherwise ``num_classes=0``.
+
+    Returns:
+        ``(tensors, plain_timm_model, reasons)``: ``plain_timm_model`` is built by timm from the folder's config (random
+        weights; its ``num_classes`` is the export's); ``reasons`` is empty when plain timm builds the same network.
+    """
+    tensors = backbone_tensors(state, prefix)
+    head = _classifier(state, prefix, keep_classifier)
+    num_classes = 0 if head is None else int(head['weight'].shape[0])
+    model = timm.create_model(backbone_cfg['model_name'], pretrained=False, num_classes=num_classes,
+                              **timm_model_args(backbone_cfg))
+    if head is not None:
+        classifier = model.pretrained_cfg.get('classifier') or 'fc'
+        tensors.update({f'{classifier}.{k}': v for k, v in head.items()})
+    reasons = [STEM_REASONS[k] for k in _stem_options(backbone_cfg)]
+    reasons += _key_reasons(tensors, model.state_dict())
+    return tensors, model, reasons
+
+
+def _pipeline_sizes(cfg) -> Dict[str, object]:
+    """Input size, crop fraction and interpolation of the training config's data pipelines (timm's terms)."""
+    def steps(split: str) -> Dict[str, Mapping]:
+        pipeline = cfg.get(f'{split}_dataloader', {}).get('dataset', {}).get('pipeline', []) or []
+        return {str(t.get('type')): t for t in pipeline if isinstance(t, Mapping)}
+
+    def side(value) -> Optional[int]:
+        value = value[0] if isinstance(value, (list, tuple)) else value
+        return int(value) if isinstance(value, (int, float)) else None
+
+    val, train = steps('val'), steps('train')
+    out: Dict[str, object] = {}
+    for found in (val.get('CenterCrop'), train.get('RandomResizedCrop'), train.get('RandomCrop')):
+        if found and side(found.get('size')):
+            out['size'] = side(found['size'])
+            break
+    resize, crop = side(val.get('Resize', {}).get('size')), side(val.get('CenterCrop', {}).get('size'))
+    out['crop_pct'] = round(crop / resize, 4) if resize and crop else 1.0
+    interpolation = (val.get('Resize') or train.get('RandomResizedCrop') or {}).get('interpolation', 'bilinear')
+    out['interpolation'] = str(getattr(interpolation, 'value', interpolation)).lower()
+    return out
+
+
+def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> Dict[str, object]:
+    """timm's ``pretrained_cfg`` for the folder: normalisation and input size of the training config."""
+    pre = cfg.get('model', {}).get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    mean, std = pre.get('mean'), pre.get('std')
+    if mean is None or std is None:  # no normalisation: the network saw 0-255 values, i.e. x / (1 / 255)
+        mean, std = [0.0] * in_chans, [1 / 255] * in_chans
+    else:
+        mean, std = [round(m / 255, 6) for m in mean], [round(s / 255, 6) for s in std]
+    sizes = _pipeline_sizes(cfg)
+    own = model.pretrained_cfg
+    size = sizes.get('size') or own.get('input_size', (3, 224, 224))[-1]
+    return dict(input_size=[in_chans, size, size], fixed_input_size=False, interpolation=sizes['interpolation'],
+                crop_pct=sizes['crop_pct'], crop_mode='center', mean=mean, std=std, num_classes=model.num_classes,
+                first_conv=own.get('first_conv'), classifier=own.get('classifier'), custom_load=False)
+
+
+def folder_config(meta: Mapping[str, str], tensors: StateDict, model: torch.nn.Module,
+                  reasons: List[str]) -> Dict[str, object]:
+    """``config.json`` of the folder: timm's schema, plus a ``mixskd_mm`` section (metadata, timm compatibility)."""
+    cfg = run_config(meta)
+    bb = cfg.model.backbone
+    args = dict(timm_model_args(bb), **_stem_options(bb))
+    config: Dict[str, object] = dict(architecture=bb['model_name'], num_classes=model.num_classes,
+                                     num_features=model.num_features, global_pool='avg')
+    classes = json.loads(meta.get('dataset_meta', '{}')).get('classes')
+    if model.num_classes and classes and len(classes) == model.num_classes:
+        config['label_names'] = list(classes)
+    if args:
+        config['model_args'] = args
+    config['pretrained_cfg'] = pretrained_cfg(cfg, model, bb.get('in_chans', 3))
+    load = ('TimmStageBackbone(model_name={!r}, pretrained="local-dir:PATH"{})'.format(
+        bb['model_name'], ''.join(f', {k}={v!r}' for k, v in _stem_options(bb).items())))
+    config['mixskd_mm'] = dict(export_metadata(meta), timm_compatible=not reasons, not_timm_compatible_because=reasons,
+                               load_with=load)
+    return config
+
+
+def write_timm_folder(state: Mapping[str, torch.Tensor], meta: Mapping[str, str], out_dir: str,
+                      work_dir: Optional[str] = None, prefix: str = BACKBONE_PREFIX,
+                      keep_classifier: bool = True) -> Dict[str, object]:
+    """Write ``model.safetensors``, ``config.json`` and ``README.md`` into ``out_dir`` (each file atomically).
+
+    Args:
+        state: the checkpoint's (or the live model's) state dict.
+        meta: the run's checkpoint ``meta`` in string form (``read_checkpoint`` / ``runner_meta``); needs ``cfg``.
+        out_dir: the folder to write (created; files of an earlier export there are replaced).
+        work_dir: the run's work dir, whose logs give the model card's metrics; ``None``: no metrics.
+        prefix: key prefix of the backbone in ``state``.
+        keep_classifier: keep the trained classifier (``num_classes`` > 0, classes listed) or drop it.
+
+    Returns:
+        the ``config.json`` written, as a dict.
+    """
+    cfg = run_config(meta)
+    if cfg is None or not cfg.get('model', {}).get('backbone', {}).get('model_name'):
+        raise ValueError('the checkpoint records no training config with model.backbone.model_name (meta["cfg"]); a '
+                         'timm folder needs it. Export from a checkpoint written by tools/train.py, or export a '
+                         'single file instead (OUT.safetensors).')
+    tensors, model, reasons = timm_tensors(state, cfg.model.backbone, prefix, keep_classifier)
+    config = folder_config(meta, tensors, model, reasons)
+    metrics = run_metrics(work_dir, meta) if work_dir else {}
+    from safetensors.torch import save
+    file_meta = dict(export_metadata(meta), format='pt')
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(save(tensors, metadata=file_meta), os.path.join(out_dir, 'model.safetensors'))
+    atomic_write_bytes((json.dumps(config, indent=2) + '\n').encode(), os.path.join(out_dir, 'config.json'))
+    card = model_card(cfg, meta, config, metrics)
+    atomic_write_bytes(card.encode(), os.path.join(out_dir, 'README.md'))
+    return config

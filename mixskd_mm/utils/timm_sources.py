@@ -1,0 +1,96 @@
+"""Weights named as timm names them: ``local-dir:PATH`` (a timm model folder) and ``hf-hub:org/name[@revision]``.
+
+A timm model folder holds ``config.json`` (timm's schema: ``architecture``, ``num_classes``, ``pretrained_cfg``,
+``model_args``) beside ``model.safetensors``; ``tools/export_backbone.py CKPT OUT_DIR --format timm`` writes one.
+The config is parsed by timm's own loaders (``load_model_config_from_path`` / ``load_model_config_from_hf``) and
+a Hub repository is fetched by ``huggingface_hub`` into its cache, so ``HF_HUB_OFFLINE=1`` / ``HF_HUB_CACHE``
+work as they do for timm. Only ``model.safetensors`` is read: nothing is unpickled. A ``local-dir:`` name never
+touches the network.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, Optional, Tuple
+
+SOURCES = ('local-dir:', 'hf-hub:')
+WEIGHTS_NAME = 'model.safetensors'
+CONFIG_NAME = 'config.json'
+#: how to write a folder, for the messages
+WRITE_HINT = 'write one with `python tools/export_backbone.py CHECKPOINT OUT_DIR --format timm`'
+
+
+def is_timm_source(name: object) -> bool:
+    """Whether ``name`` is a ``local-dir:`` or ``hf-hub:`` name (and not a file path)."""
+    return isinstance(name, str) and name.startswith(SOURCES)
+
+
+def _local(name: str, folder: str) -> Tuple[str, Dict, str]:
+    from timm.models._hub import load_model_config_from_path
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f'{name}: {folder!r} is not a folder. A local-dir name points at a timm model '
+                                f'folder (config.json + model.safetensors); {WRITE_HINT}.')
+    config_file = os.path.join(folder, CONFIG_NAME)
+    if not os.path.isfile(config_file):
+        raise FileNotFoundError(f'{name}: the folder has no {CONFIG_NAME} (it holds {sorted(os.listdir(folder))}). '
+                                f'A timm model folder needs config.json beside model.safetensors; {WRITE_HINT}.')
+    _, arch, _ = load_model_config_from_path(folder)
+    weights = os.path.join(folder, WEIGHTS_NAME)
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(
+            f'{name}: the folder has no {WEIGHTS_NAME} (it holds {sorted(os.listdir(folder))}). Only safetensors '
+            f'weights are read (other formats would need unpickling); re-export the folder ({WRITE_HINT}) or '
+            f'convert a trusted file once with safetensors.torch.save_file.')
+    return weights, _read_json(config_file), arch
+
+
+def _hub(name: str, repo: str) -> Tuple[str, Dict, str]:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    from timm.models import load_model_config_from_hf
+    repo_id, _, revision = repo.partition('@')
+    try:
+        _, arch, _ = load_model_config_from_hf(repo)
+        config_file = hf_hub_download(repo_id, CONFIG_NAME, revision=revision or None)
+        weights = hf_hub_download(repo_id, WEIGHTS_NAME, revision=revision or None)
+    except (EntryNotFoundError, LocalEntryNotFoundError) as err:
+        offline = ' (HF_HUB_OFFLINE is set: only the local Hugging Face cache is searched)' \
+            if os.environ.get('HF_HUB_OFFLINE', '0') not in ('0', '', 'false') else ''
+        raise FileNotFoundError(
+            f'{name}: could not get {CONFIG_NAME} and {WEIGHTS_NAME} of {repo_id!r}{offline}. The repository must hold '
+            f'a timm model folder with safetensors weights ({WRITE_HINT}, then upload it). Details: {err}') from None
+    return weights, _read_json(config_file), arch
+
+
+def _read_json(path: str) -> Dict:
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def resolve_timm_source(name: str, expected_arch: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
+    """The local ``model.safetensors`` of a ``local-dir:`` / ``hf-hub:`` name, and metadata from its ``config.json``.
+
+    Args:
+        name: ``local-dir:PATH`` or ``hf-hub:org/name[@revision]``.
+        expected_arch: the target's timm model name; a folder of another architecture is refused.
+
+    Returns:
+        ``(weights_path, metadata)``: the metadata holds ``model_name`` (the config's ``architecture``) and the stem
+        options its ``model_args`` record, in the string form of our exported files' metadata, for
+        :func:`mixskd_mm.utils.weights.check_stem_options`.
+
+    Raises:
+        FileNotFoundError: no folder, no config.json or no model.safetensors.
+        ValueError: the config's architecture is not ``expected_arch``.
+    """
+    kind, _, ident = name.partition(':')
+    weights, config, arch = _local(name, ident) if kind == 'local-dir' else _hub(name, ident)
+    if expected_arch and arch.split('.')[0] != expected_arch.split('.')[0]:
+        raise ValueError(f'{name}: its config.json says architecture {arch!r}, but the backbone is '
+                         f'{expected_arch!r}. Set model_name={arch!r} on TimmStageBackbone (in a config: '
+                         f'model.backbone.model_name={arch!r}), or load a folder exported from {expected_arch!r}.')
+    meta = {'model_name': arch}
+    for option, value in (config.get('model_args') or {}).items():
+        if option in ('cifar_stem', 'stem_act'):
+            meta[option] = json.dumps(value)
+    return weights, meta
