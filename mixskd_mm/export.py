@@ -13,7 +13,6 @@ through ``init_cfg=dict(type='Pretrained', checkpoint=FILE)``, and into plain
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Dict, Mapping, Optional, Tuple
 
@@ -51,30 +50,14 @@ def run_config(meta: Optional[Mapping]):
 
 
 def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
-    """Model name, out_indices and options of the backbone, read from an mmengine checkpoint's ``meta['cfg']``.
-
-    ``stem_act`` is recorded (as JSON ``false``) only when the backbone's stem has no activation, so files of
-    backbones with timm's stem carry the same metadata as before the option existed.
-    """
+    """What an exported file records about the backbone of the run whose checkpoint ``meta`` is given: the backbone
+    config's :func:`~mixskd_mm.models.backbones.export_metadata_of` (``model_name``, ``out_indices`` and the options
+    that differ from their defaults), the same a built backbone's ``export_metadata()`` gives. ``{}`` when the
+    checkpoint records no config with a ``model.backbone.model_name``."""
+    from mixskd_mm.models.backbones.timm_stage_backbone import export_metadata_of
     cfg = run_config(meta)
-    if cfg is None:
-        return {}
-    bb = cfg.get('model', {}).get('backbone', {})
-    keys = ('model_name', 'out_indices', 'cifar_stem', 'output_stride', 'in_chans')
-    out = {k: json.dumps(bb[k]) if not isinstance(bb[k], str) else bb[k] for k in keys if k in bb}
-    if bb.get('stem_act', True) is False:
-        out['stem_act'] = 'false'
-    return out
-
-
-def module_metadata(backbone: torch.nn.Module) -> Dict[str, str]:
-    """The same metadata as :func:`backbone_metadata`, read from a built ``TimmStageBackbone``."""
-    keys = ('model_name', 'out_indices', 'cifar_stem', 'output_stride')
-    values = {k: getattr(backbone, k) for k in keys if getattr(backbone, k, None) is not None}
-    if getattr(backbone, 'stem_act', True) is False:
-        values['stem_act'] = False
-    return {k: v if isinstance(v, str) else json.dumps(list(v) if isinstance(v, tuple) else v)
-            for k, v in values.items()}
+    backbone = cfg.get('model', {}).get('backbone', {}) if cfg is not None else {}
+    return export_metadata_of(backbone) if backbone.get('model_name') else {}
 
 
 def read_checkpoint(path: str) -> Tuple[StateDict, Dict[str, str]]:

@@ -27,7 +27,7 @@ from typing import Dict, List, Mapping, Optional
 
 import torch
 
-from mixskd_mm.export import module_metadata, save_backbone
+from mixskd_mm.export import save_backbone
 from mixskd_mm.utils.weights import StateDict
 
 #: the parts of a released ``net`` and what they are
@@ -279,7 +279,7 @@ def convert_released(src: str, out: str, arch: str = 'auto', keep_classifier: bo
     keep = list(target.state_dict()) + (list(CLASSIFIER_KEYS) if keep_classifier else [])
     tensors = {k: backbone[k] for k in keep}
     # model_name, out_indices, cifar_stem, and stem_act when false (the stem variant), as our export writes them
-    metadata = dict(module_metadata(target), source=source_line(src, ckpt, model))
+    metadata = dict(target.export_metadata(), source=source_line(src, ckpt, model))
     if keep_classifier:
         metadata['num_classes'] = str(backbone['fc.weight'].shape[0])
     save_backbone(tensors, out, metadata)

@@ -22,34 +22,24 @@ import torch
 from mixskd_mm.export import BACKBONE_PREFIX, backbone_tensors, export_metadata, run_config
 from mixskd_mm.model_card import model_card, run_metrics
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
-from mixskd_mm.utils.weights import StateDict
+from mixskd_mm.utils.weights import STEM_OPTIONS, StateDict
 
 #: the classifier of mixskd_mm's classifiers (``ImageClassifier`` / ``MixSKD``): ``head.fc``
 HEAD_PREFIX = 'head.fc.'
-#: TimmStageBackbone options that are ours, not timm constructor arguments
-OWN_OPTIONS = ('type', 'model_name', 'out_indices', 'pretrained', 'frozen_stages', 'norm_eval', 'norm_cfg', 'init',
-               'with_cp', 'init_cfg', 'cifar_stem', 'stem_act')
 STEM_REASONS = {'cifar_stem': 'the CIFAR stem (3x3 stride-1 conv1, no max-pool) is not a timm option',
                 'stem_act': 'the stem has no activation after its BatchNorm (stem_act=False), not a timm option'}
 
 
 def timm_model_args(backbone_cfg: Mapping) -> Dict[str, object]:
-    """Non-default timm constructor arguments of a ``TimmStageBackbone`` config (``in_chans``, ``output_stride``...)."""
-    args = {k: v for k, v in backbone_cfg.items() if k not in OWN_OPTIONS}
-    if args.get('in_chans', 3) == 3:
-        args.pop('in_chans', None)
-    if args.get('output_stride') in (None, 32):
-        args.pop('output_stride', None)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
+    """Non-default timm constructor arguments of a ``TimmStageBackbone`` config (``in_chans``, ``output_stride``...),
+    as the backbone itself passes them (:func:`~mixskd_mm.models.backbones.timm_args`); tuples as JSON lists."""
+    from mixskd_mm.models.backbones import timm_args
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in timm_args(backbone_cfg).items()}
 
 
 def _stem_options(backbone_cfg: Mapping) -> Dict[str, bool]:
-    options = {}
-    if backbone_cfg.get('cifar_stem', False):
-        options['cifar_stem'] = True
-    if backbone_cfg.get('stem_act', True) is False:
-        options['stem_act'] = False
-    return options
+    """The stem options (:data:`~mixskd_mm.utils.weights.STEM_OPTIONS`) the config sets to other than their default."""
+    return {k: backbone_cfg[k] for k, default in STEM_OPTIONS.items() if backbone_cfg.get(k, default) != default}
 
 
 def _key_reasons(ours: StateDict, timm_state: Mapping[str, torch.Tensor]) -> List[str]:

@@ -1,2 +1,2 @@
 """Models: importing this package registers every model component in ``mixskd_mm.registry.MODELS``."""
-from . import backbones, classifiers, data_preprocessors, heads, losses  # noqa: F401
+from . import backbones, classifiers, data_preprocessors, exits, heads, losses  # noqa: F401

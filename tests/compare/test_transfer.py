@@ -38,11 +38,11 @@ LOADERS = ['default_hooks.logger.interval=1', 'train_dataloader.batch_size=2'] +
 
 
 def _export(path, model_name='test_resnet', out_indices=(1, 2, 3, 4), **kwargs):
-    from mixskd_mm.export import module_metadata, save_backbone
+    from mixskd_mm.export import save_backbone
     from mixskd_mm.models.backbones import TimmStageBackbone
     torch.manual_seed(0)
     backbone = TimmStageBackbone(model_name, out_indices=out_indices, **kwargs)
-    save_backbone(backbone.state_dict(), str(path), module_metadata(backbone))
+    save_backbone(backbone.state_dict(), str(path), backbone.export_metadata())
     return str(path)
 
 

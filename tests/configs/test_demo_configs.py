@@ -33,12 +33,12 @@ def composed_root(tmp_path_factory, fake_fashion_mnist):
 @pytest.fixture(scope='module')
 def backbone_file(tmp_path_factory):
     """A randomly initialised test_resnet TimmStageBackbone, exported as tools/export_backbone.py does."""
-    from mixskd_mm.export import module_metadata, save_backbone
+    from mixskd_mm.export import save_backbone
     from mixskd_mm.models.backbones import TimmStageBackbone
     torch.manual_seed(0)
     backbone = TimmStageBackbone('test_resnet', out_indices=(1, 2, 3, 4))
     path = str(tmp_path_factory.mktemp('backbone') / 'test_resnet.safetensors')
-    save_backbone(backbone.state_dict(), path, module_metadata(backbone))
+    save_backbone(backbone.state_dict(), path, backbone.export_metadata())
     return path
 
 

@@ -11,7 +11,7 @@ from _helpers import ROOT, loader_opts, run_tool
 from safetensors import safe_open
 
 import mixskd_mm  # noqa: F401  (weights-only loading of mmengine checkpoints)
-from mixskd_mm.export import module_metadata, save_backbone
+from mixskd_mm.export import save_backbone
 from mixskd_mm.models.backbones import TimmStageBackbone
 from mixskd_mm.utils.weights import load_weights_file
 
@@ -144,7 +144,7 @@ def test_other_architecture_fails_loudly(exported, tmp_path):
 def test_deeper_model_of_the_same_family_is_refused(tmp_path, suffix):
     """resnet34's keys include all of resnet18's, same shapes: only the recorded model name tells them apart."""
     deeper = TimmStageBackbone('resnet34')
-    path = save_backbone(deeper.state_dict(), str(tmp_path / f'resnet34{suffix}'), module_metadata(deeper))
+    path = save_backbone(deeper.state_dict(), str(tmp_path / f'resnet34{suffix}'), deeper.export_metadata())
     init_cfg = dict(type='Pretrained', checkpoint=path, prefix='backbone.' if suffix == '.pth' else None)
     model = TimmStageBackbone('resnet18', init_cfg=init_cfg)
     with pytest.raises(RuntimeError, match=r"exported from 'resnet34', a different architecture"):

@@ -34,9 +34,9 @@ def test_missing_file_names_the_path_and_the_export_tool(tmp_path):
 
 
 def _exported(tmp_path, name, **options):
-    from mixskd_mm.export import module_metadata, save_backbone
+    from mixskd_mm.export import save_backbone
     backbone = TimmStageBackbone('resnet18', **options)
-    return save_backbone(backbone.state_dict(), str(tmp_path / name), module_metadata(backbone))
+    return save_backbone(backbone.state_dict(), str(tmp_path / name), backbone.export_metadata())
 
 
 def test_a_file_of_another_stem_is_refused_naming_the_option(tmp_path):

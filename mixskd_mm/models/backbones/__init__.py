@@ -1,4 +1,6 @@
-"""Backbones."""
-from .timm_stage_backbone import TimmStageBackbone, create_timm_model, stage_units
+"""Backbones: any timm CNN cut into stages (``TimmStageBackbone``), its stem and initialisation options."""
+from .stages import create_timm_model, stage_units
+from .timm_stage_backbone import EXPORTED_OPTIONS, TimmStageBackbone, export_metadata_of, timm_args
 
-__all__ = ['TimmStageBackbone', 'create_timm_model', 'stage_units']
+__all__ = ['EXPORTED_OPTIONS', 'TimmStageBackbone', 'create_timm_model', 'export_metadata_of', 'stage_units',
+           'timm_args']

@@ -1,10 +1,10 @@
 """Any timm CNN as a multi-stage backbone for pretraining, MMDetection and MMSegmentation."""
 from __future__ import annotations
 
-import difflib
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+import inspect
+import json
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-import timm
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
@@ -16,45 +16,8 @@ from mixskd_mm.utils.weights import load_weights_file
 
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
 from .init_schemes import apply_init, check_init
+from .stages import checked_indices, create_timm_model, stage_units
 from .stems import apply_cifar_stem, remove_stem_act
-
-
-def create_timm_model(model_name: str, **kwargs) -> nn.Module:
-    """``timm.create_model`` with a clear error for an unknown name or an unsupported option."""
-    if model_name not in timm.list_models():
-        close = difflib.get_close_matches(model_name, timm.list_models(), n=5, cutoff=0.6)
-        raise ValueError(f'unknown timm model {model_name!r}. Close names: {close or "none"}; '
-                         f'list them with `timm.list_models("*{model_name.split("_")[0]}*")`.')
-    try:
-        return timm.create_model(model_name, **kwargs)
-    except TypeError as err:
-        raise ValueError(f'timm model {model_name!r} does not accept these options {sorted(kwargs)}: {err}. '
-                         f'(`output_stride` needs a model family that supports dilation, e.g. ResNet, '
-                         f'ConvNeXt, EfficientNet, RegNet.)') from None
-
-
-def stage_units(model: nn.Module, feature_modules: Sequence[str]) -> List[str]:
-    """The model's top-level computation units in forward order, as dotted module names.
-
-    A top-level ``nn.Sequential`` is split into its children when a feature module lies inside it
-    (``stages.0`` in ConvNeXt, ``blocks.0`` in EfficientNet), recursively; otherwise it stays whole
-    (``layer1`` in ResNet). Running the units one after another is the model's feature forward, the
-    same sequential contract timm's own ``features_only`` wrappers rely on.
-    """
-    def walk(parent: nn.Module, prefix: str) -> List[str]:
-        names = []
-        for name, child in parent.named_children():
-            full = prefix + name
-            inside = [f for f in feature_modules if f.startswith(full + '.')]
-            if inside and isinstance(child, nn.Sequential):
-                names += walk(child, full + '.')
-            elif inside:
-                raise ValueError(f'feature module {inside[0]!r} lies inside {type(child).__name__} {full!r}, '
-                                 f'which is not sequential; this model cannot be split into stages')
-            else:
-                names.append(full)
-        return names
-    return walk(model, '')
 
 
 @MODELS.register_module()
@@ -112,58 +75,78 @@ class TimmStageBackbone(BaseModule):
                  stem_act: bool = True, init: str = 'timm', with_cp: CpMode = False, in_chans: int = 3,
                  init_cfg: Optional[Union[Dict, List[Dict]]] = None, **timm_kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
-        if output_stride not in (None, 8, 16, 32):
-            raise ValueError(f'output_stride must be 8, 16 or 32, got {output_stride}')
-        if check_init(init) != 'timm' and pretrained is True:
-            raise ValueError(f"init={init!r} would overwrite timm's pretrained weights (pretrained=True); "
-                             f"use init='timm' with them")
-        kwargs = dict(timm_kwargs, pretrained=pretrained is True, in_chans=in_chans)
-        if output_stride not in (None, 32):
-            kwargs['output_stride'] = output_stride
-        model = create_timm_model(model_name, **kwargs)
-        info = getattr(model, 'feature_info', None)
-        if not info or len(info) < 2 or len({f['reduction'] for f in info}) < 2:
-            raise ValueError(f'timm model {model_name!r} exposes no multi-stage features (feature_info); '
-                             f'use a CNN such as resnet50, convnext_tiny or efficientnet_b0')
-        out_indices = _checked_indices(model_name, info, out_indices, frozen_stages)
-        reductions = [f['reduction'] for f in info]
-        if cifar_stem:
-            apply_cifar_stem(model, model_name, in_chans)
-            reductions = [max(1, r // 4) for r in reductions]
-        if not stem_act:
-            remove_stem_act(model, model_name)
-        apply_init(model, init)
-
+        _check_options(output_stride, init, pretrained)
         self.model_name = model_name
-        self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = check_cp_mode(with_cp)
-        self.cifar_stem = cifar_stem
+        self.cifar_stem = bool(cifar_stem)
         self.stem_act = bool(stem_act)
         self.init = init
         self.output_stride = output_stride
-        self.stage_modules = [f['module'] for f in info]
-        self.stage_channels = [f['num_chs'] for f in info]
-        self.stage_strides = reductions
-        self.out_channels = [self.stage_channels[i] for i in out_indices]
-        self.strides = [reductions[i] for i in out_indices]
-
-        units = stage_units(model, self.stage_modules)
-        missing = [m for m in self.stage_modules if m not in units]
-        if missing:
-            raise ValueError(f'{model_name!r}: stage modules {missing} are not sequential units; '
-                             f'this model cannot be split into stages')
-        self.stage_unit_index = [units.index(m) for m in self.stage_modules]
-        self.units = units[:max(self.stage_unit_index[i] for i in out_indices) + 1]
-        self._adopt(model, self.units)
-
-        self._apply_norm_cfg(dict(norm_cfg or dict(type='BN')))
+        self.in_chans = in_chans
+        self.norm_cfg = dict(norm_cfg or dict(type='BN'))
+        self.timm_kwargs = dict(timm_kwargs)
+        model, info = self._build_timm_model(pretrained is True)
+        self._cut_into_stages(model, info, out_indices)
+        self._apply_norm_cfg(self.norm_cfg)
         self._freeze_stages()
-        print_log(f'TimmStageBackbone({model_name}): out_indices={list(out_indices)} '
+        print_log(f'TimmStageBackbone({model_name}): out_indices={list(self.out_indices)} '
                   f'out_channels={self.out_channels} strides={self.strides}', logger='current')
         if isinstance(pretrained, str):
             self._load_pretrained_file(pretrained, init_cfg)
+
+    # -- what the backbone is -------------------------------------------------------------------
+    def arch_args(self) -> Dict:
+        """The constructor arguments that build this network afresh: the architecture and its initialisation.
+
+        Weights loading (``pretrained``, ``init_cfg``) and training behaviour (``frozen_stages``, ``norm_eval``,
+        ``with_cp``) are left out. ``TimmStageBackbone(**b.arch_args())`` computes the same function as ``b`` once
+        it has ``b``'s weights; the replicated exits and :meth:`MixSKD.to_deployable` are built from it.
+        """
+        return dict(self.timm_kwargs, model_name=self.model_name, out_indices=self.out_indices,
+                    output_stride=self.output_stride, cifar_stem=self.cifar_stem, stem_act=self.stem_act,
+                    init=self.init, in_chans=self.in_chans, norm_cfg=dict(self.norm_cfg))
+
+    def export_metadata(self) -> Dict[str, str]:
+        """What an exported weight file records about this backbone (:func:`export_metadata_of` its arguments)."""
+        return export_metadata_of(self.arch_args())
+
+    # -- construction steps ---------------------------------------------------------------------
+    def _build_timm_model(self, timm_pretrained: bool) -> Tuple[nn.Module, Sequence[Dict]]:
+        """The timm model with the stem and initialisation options applied, and its ``feature_info``."""
+        args = timm_args(dict(self.timm_kwargs, in_chans=self.in_chans, output_stride=self.output_stride))
+        model = create_timm_model(self.model_name, pretrained=timm_pretrained, **args)
+        info = getattr(model, 'feature_info', None)
+        if not info or len(info) < 2 or len({f['reduction'] for f in info}) < 2:
+            raise ValueError(f'timm model {self.model_name!r} exposes no multi-stage features (feature_info); '
+                             f'use a CNN such as resnet50, convnext_tiny or efficientnet_b0')
+        if self.cifar_stem:
+            apply_cifar_stem(model, self.model_name, self.in_chans)
+        if not self.stem_act:
+            remove_stem_act(model, self.model_name)
+        apply_init(model, self.init)
+        return model, info
+
+    def _cut_into_stages(self, model: nn.Module, info: Sequence[Dict], out_indices: Sequence[int]) -> None:
+        """Record the stages (channels, strides, units) and keep the units up to the last requested stage."""
+        self.out_indices = checked_indices(self.model_name, info, out_indices, self.frozen_stages)
+        reductions = [f['reduction'] for f in info]
+        if self.cifar_stem:
+            reductions = [max(1, r // 4) for r in reductions]
+        self.stage_modules = [f['module'] for f in info]
+        self.stage_channels = [f['num_chs'] for f in info]
+        self.stage_strides = reductions
+        self.out_channels = [self.stage_channels[i] for i in self.out_indices]
+        self.strides = [reductions[i] for i in self.out_indices]
+        units = stage_units(model, self.stage_modules)
+        missing = [m for m in self.stage_modules if m not in units]
+        if missing:
+            raise ValueError(f'{self.model_name!r}: stage modules {missing} are not sequential units; '
+                             f'this model cannot be split into stages')
+        self.stage_unit_index = [units.index(m) for m in self.stage_modules]
+        self.units = units[:max(self.stage_unit_index[i] for i in self.out_indices) + 1]
+        self._adopt(model, self.units)
 
     # -- construction helpers -------------------------------------------------------------------
     def _apply_norm_cfg(self, norm_cfg: Dict) -> None:
@@ -276,19 +259,43 @@ class TimmStageBackbone(BaseModule):
         return run_checkpointed(lambda t: _run_units(units, t), x, self.with_cp)
 
 
-def _checked_indices(model_name: str, info: Sequence[Dict], out_indices: Sequence[int],
-                     frozen_stages: int) -> Tuple[int, ...]:
-    """``out_indices`` as a tuple of ints, after checking it and ``frozen_stages`` against the model's stages."""
-    out_indices = tuple(int(i) for i in out_indices)
-    n = len(info)
-    ordered = list(out_indices) == sorted(set(out_indices))
-    if not out_indices or not ordered or any(i < 0 or i >= n for i in out_indices):
-        raise ValueError(f'out_indices {out_indices} out of range for {model_name!r}: it has {n} stages, '
-                         f'indices 0..{n - 1} (timm numbering, channels {[f["num_chs"] for f in info]}), '
-                         f'given in increasing order')
-    if not -1 <= frozen_stages < n:
-        raise ValueError(f'frozen_stages must be in -1..{n - 1} for {model_name!r}, got {frozen_stages}')
-    return out_indices
+#: the architecture options an exported file records when they differ from these defaults (``model_name``,
+#: ``out_indices`` and the stem variant ``cifar_stem`` always); an absent option means its default to every reader
+#: (:mod:`mixskd_mm.utils.weights`)
+EXPORTED_OPTIONS = dict(stem_act=True, output_stride=None, in_chans=3)
+
+
+def export_metadata_of(args: Mapping) -> Dict[str, str]:
+    """The metadata an exported weight file records for a backbone built from ``args`` (its constructor arguments
+    or a config's ``model.backbone``): ``model_name``, ``out_indices``, ``cifar_stem`` and every
+    :data:`EXPORTED_OPTIONS` entry that differs from its default, as strings (JSON for non-strings)."""
+    values = dict(model_name=args['model_name'], out_indices=list(args.get('out_indices', (1, 2, 3, 4))),
+                  cifar_stem=bool(args.get('cifar_stem', False)))
+    values.update({k: args[k] for k, default in EXPORTED_OPTIONS.items() if args.get(k, default) != default})
+    return {k: v if isinstance(v, str) else json.dumps(list(v) if isinstance(v, tuple) else v)
+            for k, v in values.items()}
+
+
+def timm_args(args: Mapping) -> Dict:
+    """The ``timm.create_model`` keywords (besides the name and ``pretrained``) of a backbone built from ``args``
+    (constructor arguments, ``arch_args()`` or a config's ``model.backbone``): every argument that is not one of
+    :class:`TimmStageBackbone`'s own, plus ``in_chans`` / ``output_stride`` where they differ from timm's defaults
+    (3 / the model's own stride)."""
+    own = set(inspect.signature(TimmStageBackbone.__init__).parameters) | {'type'}
+    out = {k: v for k, v in args.items() if k not in own}
+    if args.get('in_chans', 3) != 3:
+        out['in_chans'] = args['in_chans']
+    if args.get('output_stride') not in (None, 32):
+        out['output_stride'] = args['output_stride']
+    return out
+
+
+def _check_options(output_stride: Optional[int], init: str, pretrained: Union[bool, str, None]) -> None:
+    if output_stride not in (None, 8, 16, 32):
+        raise ValueError(f'output_stride must be 8, 16 or 32, got {output_stride}')
+    if check_init(init) != 'timm' and pretrained is True:
+        raise ValueError(f"init={init!r} would overwrite timm's pretrained weights (pretrained=True); "
+                         f"use init='timm' with them")
 
 
 def _run_units(units: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,8 @@ from torch import nn
 
 from mixskd_mm.registry import MODELS
 
-from ..heads import LinearClsHead, SelfTeacher, build_exit, global_pool
+from ..exits import build_exit
+from ..heads import LinearClsHead, SelfTeacher, global_pool
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
 from ._mixing import mixup, sample_pairs
 from .image_classifier import ImageClassifier, predictions
@@ -73,7 +74,7 @@ class MixSKD(ImageClassifier):
         self.exit_type = exit_type
         self.exit_with_cp = check_cp_mode(exit_with_cp, 'exit_with_cp')
         self.num_exits = len(stages)
-        self.exits = nn.ModuleList(build_exit(exit_type, self.backbone, self.backbone_cfg, s) for s in stages[:-1])
+        self.exits = nn.ModuleList(build_exit(exit_type, self.backbone, s) for s in stages[:-1])
         self.exit_heads = nn.ModuleList(LinearClsHead(channels, num_classes) for _ in stages[:-1])
         self.self_teacher = SelfTeacher(channels, self.num_exits, num_classes)
         self.ce_loss = MODELS.build(self._scoped(ce_loss))
@@ -149,8 +150,12 @@ class MixSKD(ImageClassifier):
         return predictions(scores, targets)
 
     def to_deployable(self) -> ImageClassifier:
-        """The backbone and its classifier as a plain :class:`ImageClassifier`, no MixSKD parts left."""
-        cfg = {k: v for k, v in self.backbone_cfg.items() if k not in ('pretrained', 'init_cfg')}
+        """The backbone and its classifier as a plain :class:`ImageClassifier`, no MixSKD parts left.
+
+        The backbone is rebuilt from its ``arch_args()`` (the same network, nothing frozen, no recomputation) and
+        given this model's weights.
+        """
+        cfg = dict(self.backbone.arch_args(), type='mixskd_mm.TimmStageBackbone')
         model = ImageClassifier(cfg, self.num_classes, data_preprocessor=copy.deepcopy(self.data_preprocessor))
         model.backbone.load_state_dict(self.backbone.state_dict())
         model.head.load_state_dict(self.head.state_dict())

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mixskd_mm.export import backbone_metadata, module_metadata, save_backbone
+from mixskd_mm.export import backbone_metadata, save_backbone
 from mixskd_mm.models.backbones import TimmStageBackbone
 
 
@@ -99,18 +99,18 @@ def test_init_errors():
 def test_stem_act_recorded_in_export_metadata_only_when_false(tmp_path):
     plain = TimmStageBackbone('resnet18', cifar_stem=True)
     released = TimmStageBackbone('resnet18', cifar_stem=True, stem_act=False, init='torch')
-    assert module_metadata(plain) == {'model_name': 'resnet18', 'out_indices': '[1, 2, 3, 4]', 'cifar_stem': 'true'}
-    assert module_metadata(released) == dict(module_metadata(plain), stem_act='false')
+    assert plain.export_metadata() == {'model_name': 'resnet18', 'out_indices': '[1, 2, 3, 4]', 'cifar_stem': 'true'}
+    assert released.export_metadata() == dict(plain.export_metadata(), stem_act='false')
     cfg = dict(model=dict(backbone=dict(type='TimmStageBackbone', model_name='resnet18', cifar_stem=True)))
     assert 'stem_act' not in backbone_metadata({'cfg': Config(cfg).pretty_text})
     cfg['model']['backbone']['stem_act'] = False
     assert backbone_metadata({'cfg': Config(cfg).pretty_text})['stem_act'] == 'false'
     # a transfer built from the file gets the same stem back
     from mixskd_mm.compare.transfer.common import _backbone_extras, _checked_backbone, read_backbone_file
-    path = save_backbone(released.state_dict(), str(tmp_path / 'b.safetensors'), module_metadata(released))
+    path = save_backbone(released.state_dict(), str(tmp_path / 'b.safetensors'), released.export_metadata())
     info = read_backbone_file(path)
     assert info['stem_act'] is False and _backbone_extras(info) == dict(cifar_stem=True, stem_act=False)
     assert isinstance(_checked_backbone(info, (1, 2, 3, 4)).act1, nn.Identity)
     plain_info = read_backbone_file(save_backbone(plain.state_dict(), str(tmp_path / 'p.safetensors'),
-                                                  module_metadata(plain)))
+                                                  plain.export_metadata()))
     assert plain_info['stem_act'] is True and 'stem_act' not in _backbone_extras(plain_info)

@@ -1,4 +1,6 @@
 """TimmStageBackbone on real timm models (CPU, tiny inputs)."""
+import json
+
 import pytest
 import timm
 import torch
@@ -170,3 +172,36 @@ def test_clear_errors_for_bad_names_and_indices():
         TimmStageBackbone('vit_tiny_patch16_224')
     with pytest.raises(ValueError, match='does not accept'):
         TimmStageBackbone('mobilenetv3_small_100', output_stride=8)
+
+
+# -- what the backbone is: arch_args() and export_metadata() --------------------------------------------------------
+DESCRIBED = [dict(model_name='test_resnet'),
+             dict(model_name='resnet18', cifar_stem=True, stem_act=False, init='torch'),
+             dict(model_name='test_resnet', out_indices=(2, 3), output_stride=16, in_chans=1, init='kaiming',
+                  drop_path_rate=0.1, frozen_stages=1, norm_eval=True)]
+
+
+@pytest.mark.parametrize('args', DESCRIBED, ids=lambda a: a['model_name'] + str(len(a)))
+def test_arch_args_rebuild_the_same_network(args):
+    torch.manual_seed(0)
+    built = TimmStageBackbone(**args).eval()
+    again = TimmStageBackbone(**built.arch_args()).eval()
+    assert not {'pretrained', 'init_cfg', 'frozen_stages', 'norm_eval', 'with_cp'} & set(built.arch_args())
+    again.load_state_dict(built.state_dict())
+    x = torch.randn(2, args.get('in_chans', 3), 32, 32)
+    for a, b in zip(built(x), again(x)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize('args', DESCRIBED, ids=lambda a: a['model_name'] + str(len(a)))
+def test_export_metadata_is_one_description_for_the_module_and_its_config(args):
+    from mmengine.config import Config
+
+    from mixskd_mm.export import backbone_metadata
+    from mixskd_mm.models.backbones import export_metadata_of
+    meta = TimmStageBackbone(**args).export_metadata()
+    cfg = Config(dict(model=dict(backbone=dict(args, type='mixskd_mm.TimmStageBackbone'))))
+    assert meta == export_metadata_of(args) == backbone_metadata({'cfg': cfg.pretty_text})
+    assert meta['model_name'] == args['model_name'] and json.loads(meta['cifar_stem']) is args.get('cifar_stem', False)
+    for key, default in (('stem_act', True), ('output_stride', None), ('in_chans', 3)):
+        assert (key in meta) == (args.get(key, default) != default)  # an option at its default is not recorded

@@ -4,7 +4,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mixskd_mm.models.classifiers import MixSKD
-from mixskd_mm.models.heads import ConvExit
+from mixskd_mm.models.exits import ConvExit
 
 
 @pytest.mark.parametrize('ratio,size', [(8, 4), (4, 8), (2, 16), (1, 32)])

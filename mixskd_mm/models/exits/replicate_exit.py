@@ -1,0 +1,45 @@
+"""The paper's auxiliary exit: a fresh copy of the backbone's units after stage k."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Dict
+
+from torch import nn
+
+from mixskd_mm.registry import MODELS
+
+from ..backbones import TimmStageBackbone
+
+
+@MODELS.register_module()
+class ReplicateExit(nn.Sequential):
+    """The paper's exit: a fresh, unshared copy of every backbone unit after stage ``stage``.
+
+    The copy comes from a new instance of the same timm model, built from the backbone's
+    :meth:`~mixskd_mm.models.backbones.TimmStageBackbone.arch_args` (``cifar_stem``, ``stem_act``, ``init``,
+    ``output_stride``...): its own random initialisation by the
+    backbone's ``init`` scheme (``'torch'`` in the CIFAR paper config, ``'kaiming'`` in the ImageNet one,
+    so no exit zeroes the last BN of its blocks either). Exit k therefore ends in a feature map of exactly
+    the backbone's final shape, with no adapter layers (Yang et al., MixSKD, ECCV 2022, Sec. 3; BYOT-style
+    exits). Weights loading and training options (``pretrained``, ``init_cfg``, ``frozen_stages``,
+    ``norm_eval``, ``with_cp``) are not among those arguments.
+
+    Args:
+        arch_args: the backbone's architecture, ``TimmStageBackbone.arch_args()`` (or those constructor arguments).
+        stage: the timm stage index the exit starts after.
+
+    Example:
+        >>> e = ReplicateExit(dict(model_name='resnet18', cifar_stem=True), stage=3)
+        >>> e(torch.zeros(2, 256, 8, 8)).shape
+        torch.Size([2, 512, 4, 4])
+    """
+
+    def __init__(self, arch_args: Dict, stage: int) -> None:
+        fresh = TimmStageBackbone(**arch_args)
+        if stage not in fresh.out_indices[:-1]:
+            raise ValueError(f'exit stage {stage} must be one of the non-final out_indices {fresh.out_indices[:-1]}')
+        first = fresh.stage_unit_index[stage] + 1
+        last = fresh.stage_unit_index[fresh.out_indices[-1]]
+        units = OrderedDict((name.replace('.', '_'), fresh.get_submodule(name)) for name in fresh.units[first:last + 1])
+        super().__init__(units)
+        self.stage = stage
