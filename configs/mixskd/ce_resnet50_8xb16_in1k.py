@@ -5,4 +5,5 @@ model = dict(type='ImageClassifier',
              # initialised like the released ImageNet ResNet-50, as the MixSKD config
              backbone=dict(type='TimmStageBackbone', model_name='resnet50', init='kaiming',
                            out_indices=(1, 2, 3, 4)),
-             num_classes=1000)
+             num_classes=1000,
+             channels_last=True)  # faster convolutions (README, Performance)

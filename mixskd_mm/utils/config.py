@@ -135,12 +135,25 @@ def add_safety_hooks(cfg: Config) -> Config:
 
 
 def enable_amp(cfg: Config) -> Config:
-    """Switch the config's optimiser wrapper to mmengine's ``AmpOptimWrapper`` (dynamic loss scale)."""
+    """Mixed precision for ``tools/train.py --amp``: on a GPU, MMEngine's ``AmpOptimWrapper`` (fp16, dynamic loss
+    scale); on a CPU with native bf16 (AVX-512 BF16 or AMX), :class:`~mixskd_mm.engine.CpuBf16AmpOptimWrapper`
+    (bf16 autocast, no scaling). The losses compute in fp32 either way.
+
+    A config that names another optimiser wrapper keeps it.
+
+    Raises:
+        RuntimeError: without a GPU, on a CPU without native bf16 (the message says why).
+    """
     import torch
-    if not torch.cuda.is_available():
-        raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); run without --amp on a CPU')
+
+    from .cpu_perf import native_bf16
     wrapper = cfg.optim_wrapper
+    cuda = torch.cuda.is_available()
+    if not cuda:
+        supported, reason = native_bf16()
+        if not supported:
+            raise RuntimeError(f'--amp without a GPU needs a CPU with native bf16, and {reason}; run without --amp')
     if wrapper.get('type', 'OptimWrapper') in ('OptimWrapper', 'mmengine.OptimWrapper'):
-        wrapper.type = 'AmpOptimWrapper'
+        wrapper.type = 'AmpOptimWrapper' if cuda else 'mixskd_mm.CpuBf16AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')
     return cfg

@@ -11,13 +11,20 @@ def test_bench_train_step_writes_all_variants(tmp_path):
                     '--img-size', '64', '--num-classes', '10', '--steps', '2', '--warmup', '1', '--profile',
                     '--json', str(out))
     report = json.loads(out.read_text())
-    assert set(report['variants']) == {'ce', 'ce-2b', 'replicate', 'conv', 'replicate-lowmem'}
+    assert set(report['variants']) == {'ce', 'ce-2b', 'replicate', 'conv', 'replicate-lowmem', 'replicate-ref'}
     for name, r in report['variants'].items():
         assert name in proc.stdout
         assert len(r['ms_step_all']) == 2
-        for key in ('params_m', 'ms_step', 'images_per_s', 'peak_mib', 'fwd_gmacs', 'time_ratio', 'memory_ratio'):
+        for key in ('params_m', 'ms_step', 'images_per_s', 'peak_mib', 'fwd_gmacs', 'time_ratio', 'memory_ratio',
+                    'time_vs_ref', 'macs_vs_ref'):
             assert r[key] > 0, (name, key, r[key])
     variants = report['variants']
+    # the defaults of tools/train.py and the configs, against the step before them
+    assert variants['replicate']['settings'] == dict(channels_last=True, malloc='pinned', amp=False)
+    assert variants['replicate-ref']['settings'] == dict(channels_last=False, malloc='default', amp=False)
+    assert variants['replicate']['macs_vs_ref'] == pytest.approx(1.0)
+    assert variants['replicate-ref']['time_vs_ref'] == 1.0
+    assert 'cpu bf16 flags:' in proc.stdout and isinstance(report['cpu_bf16']['native_bf16'], bool)
     # the MixSKD networks are bigger and run on 2B images: more parameters, memory and multiply-adds than CE
     for name in ('replicate', 'conv'):
         for key in ('params_m', 'peak_mib', 'fwd_gmacs'):

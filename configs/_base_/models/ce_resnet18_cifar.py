@@ -6,4 +6,5 @@ model = dict(
     backbone=dict(type='TimmStageBackbone', model_name='resnet18', cifar_stem=True, stem_act=False, init='torch',
                   out_indices=(1, 2, 3, 4)),
     num_classes=100,
+    channels_last=True,  # faster convolutions (README, Performance); False: contiguous tensors
 )

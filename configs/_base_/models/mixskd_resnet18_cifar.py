@@ -16,4 +16,5 @@ model = dict(
     feat_loss=dict(type='FeatureMapL2Loss', loss_weight=1.0),
     # deviation from the released code (whose discriminators were never trained): trained via gradient reversal
     adv_loss=dict(type='AdversarialFeatureLoss', loss_weight=1.0),
+    channels_last=True,  # faster convolutions (README, Performance); False: contiguous tensors
 )

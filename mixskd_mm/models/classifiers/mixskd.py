@@ -52,6 +52,8 @@ class MixSKD(ImageClassifier):
             memory of a CIFAR ResNet-18 ``replicate`` step from 3.3x to under 2.5x a CE step.
         data_preprocessor: defaults to ``ClsDataPreprocessor``.
         init_cfg: mmengine init config.
+        channels_last: weights and batches in ``torch.channels_last`` memory format (see
+            :class:`ImageClassifier`); the pretraining configs turn it on.
 
     Example:
         >>> m = MixSKD(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=10)
@@ -64,9 +66,9 @@ class MixSKD(ImageClassifier):
                  kd_loss: Dict = dict(type='DistributionKDLoss', temperature=3.0),
                  feat_loss: Dict = dict(type='FeatureMapL2Loss'), adv_loss: Dict = dict(type='AdversarialFeatureLoss'),
                  exit_with_cp: CpMode = False, data_preprocessor: Optional[Dict] = None,
-                 init_cfg: Optional[Dict] = None) -> None:
+                 init_cfg: Optional[Dict] = None, channels_last: bool = False) -> None:
         super().__init__(backbone, num_classes, mix=None, alpha=alpha, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+                         init_cfg=init_cfg, channels_last=channels_last)
         stages = self.backbone.out_indices
         if len(stages) < 2:
             raise ValueError(f'MixSKD needs at least two backbone stages in out_indices, got {stages}')
@@ -82,6 +84,7 @@ class MixSKD(ImageClassifier):
         self.kd_loss = MODELS.build(self._scoped(kd_loss))
         self.feat_loss = MODELS.build(self._scoped(feat_loss))
         self.adv_loss = MODELS.build(self._scoped(dict(adv_loss, in_channels=channels, num_exits=self.num_exits)))
+        self.apply_memory_format()
 
     @staticmethod
     def _scoped(cfg: Dict) -> Dict:
