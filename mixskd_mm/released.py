@@ -2,7 +2,8 @@
 
 The MixSKD paper (C. Yang et al., "MixSKD: Self-Knowledge Distillation from Mixup for Image Recognition",
 ECCV 2022) was released with the Self-KD-Lib code base, whose training scripts save torch pickles of
-``{'net': state_dict, 'acc': float, 'epoch': int, 'optimizer': SGD state}`` (``docs/mixskd-spec.md``, 9.6).
+``{'net': state_dict, 'acc': float, 'epoch': int, 'optimizer': SGD state}`` (README: 'The authors' released
+checkpoints').
 ``net`` is the whole training network:
 
 - ``backbone.*``: the ResNet, with torchvision's names (``conv1``, ``bn1``, ``layer1``..``layer4``, ``fc``), which

@@ -1,6 +1,6 @@
 # MixSKD around timm's ResNet-18 with the CIFAR stem (3x3 stride-1 conv, no max-pool), the released
 # CIFAR-100 setting: exits replicate the later stages (paper), alpha 0.4, T 3, all loss weights 1.
-# Built like the released CIFAR ResNet-18 (spec Sec. 9): no ReLU after the stem's BN (stem_act=False) and
+# Built like the released CIFAR ResNet-18 (README 'The method, as implemented'): no ReLU after the stem's BN (stem_act=False) and
 # PyTorch's default layer initialisation (init='torch': no zeroed last BN per block); the exits copy both.
 model = dict(
     type='MixSKD',

@@ -11,7 +11,7 @@ from mmengine.model import BaseModel
 from mixskd_mm.registry import MODELS
 
 from ..heads import LinearClsHead
-from ..losses._functional import mixed_ce
+from ..losses import mixed_ce
 from ._mixing import cutmix, mixup, sample_pairs
 
 DEFAULT_PREPROCESSOR = dict(type='mixskd_mm.ClsDataPreprocessor')

@@ -25,9 +25,9 @@ def _halves(tensors: Sequence[torch.Tensor], n: int) -> Tuple[List[torch.Tensor]
 class MixSKD(ImageClassifier):
     """A timm CNN trained with MixSKD; at test time only backbone + classifier remain.
 
-    One training step (the spec in docs, Sec. 3): draw one ``lam ~ Beta(alpha, alpha)`` and one
-    permutation ``p``; form ``x~ = lam x + (1 - lam) x[p]``; run backbone and exits **once** on
-    ``[x ; x~]`` (2B images, so BatchNorm sees both views together); from the originals' half build
+    One training step (Yang et al., MixSKD, ECCV 2022, Sec. 3; README 'The method, as implemented'): draw one
+    ``lam ~ Beta(alpha, alpha)`` and one permutation ``p``; form ``x~ = lam x + (1 - lam) x[p]``; run backbone and
+    exits **once** on ``[x ; x~]`` (2B images, so BatchNorm sees both views together); from the originals' half build
     the interpolations ``F^_k = lam F_k + (1 - lam) F_k[p]`` and ``z^_k`` on logits (gradients flow
     through both members); run the self-teacher on the interpolated and on the Mixup maps (one batched
     call: it has no batch statistics); add the five loss terms, each its own registered module.

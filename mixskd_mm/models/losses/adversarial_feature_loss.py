@@ -9,7 +9,7 @@ from torch import Tensor
 from mixskd_mm.registry import MODELS
 
 from ._base import WeightedLoss
-from ._functional import zero_loss
+from .functional import zero_loss
 
 
 class _GradReverse(torch.autograd.Function):

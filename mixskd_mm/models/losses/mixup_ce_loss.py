@@ -6,7 +6,7 @@ from torch import Tensor
 from mixskd_mm.registry import MODELS
 
 from ._base import WeightedLoss
-from ._functional import mixed_ce, zero_loss
+from .functional import mixed_ce, zero_loss
 
 
 @MODELS.register_module()

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.registry import DefaultScope
 
 from mixskd_mm.models.losses import DistributionKDLoss
-from mixskd_mm.models.losses._functional import kd_loss
+from mixskd_mm.models.losses.functional import kd_loss
 from mixskd_mm.registry import MODELS
 
 T = 3.0

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from mixskd_mm.models.losses._functional import kd_loss, mixed_ce, zero_loss
+from mixskd_mm.models.losses.functional import kd_loss, mixed_ce, zero_loss
 
 LN2, LN3 = math.log(2), math.log(3)
 
