@@ -17,7 +17,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
-from mixskd_mm.utils import config as config_utils
+from mixskd_mm.engine import runner_setup
 
 TERMS = ('loss_ce', 'loss_mix_ce', 'loss_kd', 'loss_feat', 'loss_adv')
 
@@ -25,7 +25,7 @@ TERMS = ('loss_ce', 'loss_mix_ce', 'loss_kd', 'loss_feat', 'loss_adv')
 def main(work_dir: str, amp: bool) -> None:
     cfg = Config.fromfile(sorted(glob.glob(os.path.join(work_dir, '*.py')))[0])
     cfg.work_dir = os.path.join(work_dir, 'probe')
-    runner = config_utils.build_runner(cfg)
+    runner = runner_setup.build_runner(cfg)
     wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
     ckpt = load_checkpoint(runner.model, os.path.join(work_dir, 'epoch_1.pth'), map_location='cpu')
     print(f'optimiser wrapper: {type(wrapper).__name__}; checkpoint loss scaler: '

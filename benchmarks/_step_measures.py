@@ -15,8 +15,8 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
+from mixskd_mm.engine.cpu_perf import BF16_FLAGS, cpu_flags, native_bf16
 from mixskd_mm.models.classifiers import MixSKD
-from mixskd_mm.utils.cpu_perf import BF16_FLAGS, cpu_flags, native_bf16
 from mixskd_mm.utils.memory import LiveTensorBytes
 
 

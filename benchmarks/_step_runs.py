@@ -17,8 +17,8 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from mixskd_mm.engine.cpu_perf import set_malloc
 from mixskd_mm.models.classifiers import ImageClassifier, MixSKD
-from mixskd_mm.utils.cpu_perf import set_malloc
 
 #: variant -> (network, settings it fixes; the others come from the command line)
 VARIANTS: Dict[str, Tuple[str, Dict[str, object]]] = {

@@ -63,8 +63,8 @@ from _step_measures import bf16_flags, forward_gmacs, inference, interleaved_ms,
 from _step_runs import DEFAULT_RUNS, REFERENCE, VARIANTS, ArenaThread, batch, build_model, build_run, timed_step
 from mmengine.logging import MMLogger
 
+from mixskd_mm.engine.cpu_perf import MALLOC_MODES
 from mixskd_mm.models.classifiers import MixSKD
-from mixskd_mm.utils.cpu_perf import MALLOC_MODES
 
 #: targets, printed beside the ratios (vs_ref: time vs the reference; vs_ce_macs: time ratio to CE <= MACs ratio)
 TARGETS = {'replicate': dict(vs_ref=0.75, vs_ce_macs=True), 'conv': dict(vs_ref=0.45),

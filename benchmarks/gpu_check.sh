@@ -41,7 +41,7 @@ fi
 if [ -n "${DRY_RUN:-}" ]; then
   DEVICE=cpu BENCH=(--model test_resnet --no-cifar-stem --img-size 64 --batch 4 --num-classes 10 --steps 2 --warmup 1)
   TRAIN=(train_dataloader.dataset.num_per_class=2 train_dataloader.batch_size=8)
-  AMP=$("$PY" -c 'from mixskd_mm.utils.cpu_perf import native_bf16; print("--amp" if native_bf16()[0] else "")')
+  AMP=$("$PY" -c 'from mixskd_mm.engine.cpu_perf import native_bf16; print("--amp" if native_bf16()[0] else "")')
 else
   DEVICE=cuda BENCH=(--model resnet50 --no-cifar-stem --img-size 224 --batch 64 --num-classes 1000 --steps 20 --warmup 5)
   TRAIN=(train_dataloader.dataset.num_per_class=100 train_dataloader.batch_size=64)
@@ -55,7 +55,7 @@ import timm, torch, mmengine
 print(f'torch {torch.__version__}, timm {timm.__version__}, mmengine {mmengine.__version__}')
 if sys.argv[1] == 'cuda':
     print(f'GPU: {torch.cuda.get_device_name()}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB')
-import mixskd_mm.engine, mixskd_mm.models, mixskd_mm.datasets, mixskd_mm.evaluation, mixskd_mm.utils.config  # noqa
+import mixskd_mm.engine, mixskd_mm.models, mixskd_mm.datasets, mixskd_mm.evaluation, mixskd_mm.engine.runner_setup  # noqa
 hidden = [m for m in sys.modules if m.split('.')[0] in ('mmcv', 'mmdet', 'mmseg')]
 assert not hidden, hidden
 print('imports: no mmcv, mmdet or mmseg needed')

@@ -2,7 +2,7 @@
 # Distributed training with torchrun and MMEngine's `pytorch` launcher.
 #   bash tools/dist_train.sh CONFIG GPUS [train.py options...]
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on every node. Without CUDA the processes run on
-# CPUs and talk over gloo (mixskd_mm.utils.config.prepare_cpu_distributed).
+# CPUs and talk over gloo (mixskd_mm.engine.runner_setup.prepare_cpu_distributed).
 set -euo pipefail
 CONFIG=$1
 GPUS=$2

@@ -9,7 +9,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mixskd_mm  # noqa: E402,F401
-from mixskd_mm.utils import config as config_utils  # noqa: E402
+from mixskd_mm.engine import runner_setup  # noqa: E402
 from mixskd_mm.utils.data_check import check_data_paths  # noqa: E402
 
 
@@ -17,13 +17,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description='Test a checkpoint')
     p.add_argument('config')
     p.add_argument('checkpoint')
-    config_utils.add_common_args(p)
-    args = config_utils.parse_cli(p, argv)
-    cfg = config_utils.load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
+    runner_setup.add_common_args(p)
+    args = runner_setup.parse_cli(p, argv)
+    cfg = runner_setup.load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     cfg.load_from = args.checkpoint
     check_data_paths(cfg, splits=('test',))
-    metrics = config_utils.build_runner(cfg).test()
-    config_utils.finish_distributed()
+    metrics = runner_setup.build_runner(cfg).test()
+    runner_setup.finish_distributed()
     return metrics
 
 

@@ -5,7 +5,7 @@
     bash tools/dist_train.sh CONFIG GPUS [...]          # torchrun, one process per GPU
 
 The config's ``default_scope`` (``mixskd_mm``, ``mmdet`` or ``mmseg``) decides which registries are used.
-At start-up glibc's allocator is pinned (``--malloc pinned``, :func:`mixskd_mm.utils.cpu_perf.set_malloc`): big
+At start-up glibc's allocator is pinned (``--malloc pinned``, :func:`mixskd_mm.engine.cpu_perf.set_malloc`): big
 buffers come from the heap instead of a fresh mmap each time, which saves MixSKD steps on CPUs their page faults.
 """
 import argparse
@@ -15,8 +15,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without install
 
 import mixskd_mm  # noqa: E402,F401  (weights-only loading of mmengine checkpoints)
-from mixskd_mm.utils import config as config_utils  # noqa: E402
-from mixskd_mm.utils.cpu_perf import MALLOC_MODES, set_malloc  # noqa: E402
+from mixskd_mm.engine import runner_setup  # noqa: E402
+from mixskd_mm.engine.cpu_perf import MALLOC_MODES, set_malloc  # noqa: E402
 from mixskd_mm.utils.data_check import check_data_paths  # noqa: E402
 
 
@@ -30,19 +30,19 @@ def parse_args(argv=None):
     p.add_argument('--malloc', choices=MALLOC_MODES, default='pinned',
                    help="glibc allocator: 'pinned' (default) serves big buffers from the heap and keeps freed memory; "
                         "'default' leaves glibc's behaviour (a fresh mmap for every buffer of 32 MiB or more)")
-    config_utils.add_common_args(p)
-    return config_utils.parse_cli(p, argv)
+    runner_setup.add_common_args(p)
+    return runner_setup.parse_cli(p, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     malloc_set = set_malloc(args.malloc)  # before the first big allocation
-    cfg = config_utils.load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
-    config_utils.add_safety_hooks(cfg)
-    config_utils.per_rank_seeds(cfg)  # distributed: each process draws its own lam and permutation
+    cfg = runner_setup.load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
+    runner_setup.add_safety_hooks(cfg)
+    runner_setup.per_rank_seeds(cfg)  # distributed: each process draws its own lam and permutation
     check_data_paths(cfg, splits=('train', 'val'))
     if args.amp:
-        config_utils.enable_amp(cfg)
+        runner_setup.enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -50,10 +50,10 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
 
-    runner = config_utils.build_runner(cfg)
+    runner = runner_setup.build_runner(cfg)
     runner.logger.info(f'glibc allocator: {args.malloc}' + ('' if malloc_set else ' (not set: no glibc here)'))
     runner.train()
-    config_utils.finish_distributed()
+    runner_setup.finish_distributed()
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mixskd_mm.datasets.imagenet import scan_class_folders
+from mixskd_mm.datasets.imagenet import annotation_lines, scan_class_folders
 
 EMBEDDED = 'fashion-mnist'
 SPLITS = ('train', 'val', 'test')
@@ -67,15 +67,10 @@ def _read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
 def _read_ann_lines(path: str) -> List[Tuple[str, str]]:
     """``(absolute path, label field)`` of every non-empty line of an annotation file."""
     base = osp.dirname(osp.abspath(path))
-    rows = []
-    with open(path, encoding='utf-8') as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            fields = line.strip().rsplit(maxsplit=1)
-            if len(fields) != 2:
-                raise DataError(f"{path}:{number}: expected 'relative/path label', got {line.strip()!r}")
-            rows.append((osp.normpath(osp.join(base, fields[0])), fields[1]))
+    try:
+        rows = [(osp.normpath(osp.join(base, rel)), label) for _, rel, label in annotation_lines(path)]
+    except ValueError as err:
+        raise DataError(str(err)) from None
     if not rows:
         raise DataError(f'annotation file {path} lists no image')
     return rows

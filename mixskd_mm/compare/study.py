@@ -84,7 +84,7 @@ def parse_sweep(items: Optional[Sequence[str]]) -> List[Dict]:
         >>> parse_sweep(['model.alpha=0.2,1'])
         [{'model.alpha': 0.2}, {'model.alpha': 1}]
     """
-    from mixskd_mm.utils.config import parse_cfg_options
+    from mixskd_mm.engine.runner_setup import parse_cfg_options
     axes = []
     for item in items or []:
         key, sep, values = item.partition('=')

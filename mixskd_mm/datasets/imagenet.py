@@ -3,7 +3,7 @@ import difflib
 import io
 import os
 from collections import Counter
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -154,6 +154,23 @@ def _decode_rgb(data: bytes) -> torch.Tensor:
     return image
 
 
+def annotation_lines(path: str) -> Iterator[Tuple[int, str, str]]:
+    """``(line number, relative path, label field)`` of every non-empty line of a ``relative/path label`` annotation
+    file (paths may contain spaces: the label is the last field).
+
+    Raises:
+        ValueError: a line that is not of that form, naming the file and the line.
+    """
+    with open(path, encoding='utf-8') as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            fields = line.strip().rsplit(maxsplit=1)
+            if len(fields) != 2:
+                raise ValueError(f"{path}:{number}: expected 'relative/path label', got {line.strip()!r}")
+            yield number, fields[0], fields[1]
+
+
 @DATASETS.register_module()
 class ImageNet(BaseClsDataset):
     """An ImageNet-style classification dataset read from image files.
@@ -233,14 +250,11 @@ class ImageNet(BaseClsDataset):
             raise FileNotFoundError(f'ImageNet annotation file not found: {ann_path}\n'
                                     + _LAYOUT.format(split_dir=self.split_dir))
         samples = []
-        with open(ann_path, encoding='utf-8') as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                fields = line.strip().rsplit(maxsplit=1)
-                if len(fields) != 2 or not fields[1].lstrip('-').isdigit() or int(fields[1]) < 0:
-                    raise ValueError(f"{ann_path}:{number}: expected 'relative/path label', got {line.strip()!r}")
-                samples.append((os.path.join(self.split_dir, fields[0]), int(fields[1])))
+        for number, path, label in annotation_lines(ann_path):
+            if not label.isdigit():
+                raise ValueError(f"{ann_path}:{number}: expected 'relative/path label' with a label index >= 0, "
+                                 f'got label {label!r}')
+            samples.append((os.path.join(self.split_dir, path), int(label)))
         if not samples:
             raise FileNotFoundError(f'Annotation file {ann_path} lists no image')
         return samples

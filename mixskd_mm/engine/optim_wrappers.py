@@ -6,8 +6,8 @@ from typing import Union
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
+from mixskd_mm.engine.cpu_perf import native_bf16
 from mixskd_mm.registry import OPTIM_WRAPPERS
-from mixskd_mm.utils.cpu_perf import native_bf16
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -1,11 +1,7 @@
-"""Atomic writes for MMEngine's local file backend: a crash while saving never leaves a truncated file.
-
-MMEngine 0.10.7 writes checkpoints, ``best_*.pth`` and the ``last_checkpoint`` pointer with a plain
-``open(path, 'wb')``; a process killed mid-write leaves a truncated file that ``--resume auto`` then
-fails on. :func:`make_local_writes_atomic` (run when ``mixskd_mm`` is imported) makes
-``LocalBackend.put`` / ``put_text`` write to a temporary file in the same folder, flush and fsync it,
-and ``os.replace`` it onto the target, which is atomic on POSIX and Windows: readers see the old file
-or the complete new one.
+"""Atomic file writes: a temporary file in the same folder, flushed and fsynced, then ``os.replace``d onto the
+target, which is atomic on POSIX and Windows: readers see the old file or the complete new one, never a truncated
+one. Every file this package writes goes through :func:`atomic_write_bytes`; MMEngine's own checkpoint writes do
+too once ``mixskd_mm`` is imported (:mod:`mixskd_mm.compat.atomic_writes`).
 """
 from __future__ import annotations
 
@@ -13,8 +9,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Union
-
-_DONE = False
 
 
 def atomic_write_bytes(data: bytes, path: Union[str, Path]) -> None:
@@ -33,23 +27,3 @@ def atomic_write_bytes(data: bytes, path: Union[str, Path]) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-
-
-def make_local_writes_atomic() -> None:
-    """Route MMEngine's ``LocalBackend.put`` and ``put_text`` through :func:`atomic_write_bytes` (idempotent)."""
-    global _DONE
-    if _DONE:
-        return
-    from mmengine.fileio.backends.local_backend import LocalBackend
-
-    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        atomic_write_bytes(obj, filepath)
-
-    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
-        atomic_write_bytes(obj.encode(encoding), filepath)
-
-    put.__doc__ = 'Write bytes atomically (mixskd_mm.utils.atomic_io).'
-    put_text.__doc__ = 'Write text atomically (mixskd_mm.utils.atomic_io).'
-    LocalBackend.put = put
-    LocalBackend.put_text = put_text
-    _DONE = True

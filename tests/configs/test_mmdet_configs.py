@@ -96,7 +96,7 @@ def test_readme_lines_train_mmdets_own_faster_rcnn(tmp_path, tmp_path_factory, b
     from mmengine.runner import Runner
     from safetensors.torch import load_file
 
-    from mixskd_mm.utils.config import parse_cfg_options
+    from mixskd_mm.engine.runner_setup import parse_cfg_options
     path = tmp_path / 'my_faster_rcnn.py'
     path.write_text("_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'\n\n" + MMDET_LINES)
     cfg = Config.fromfile(str(path))

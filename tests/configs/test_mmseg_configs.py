@@ -107,7 +107,7 @@ def test_readme_lines_train_mmsegs_own_deeplabv3(tmp_path, tmp_path_factory, bac
     from mmengine.runner import Runner
     from safetensors.torch import load_file
 
-    from mixskd_mm.utils.config import parse_cfg_options
+    from mixskd_mm.engine.runner_setup import parse_cfg_options
     path = tmp_path / 'my_deeplabv3.py'
     path.write_text("_base_ = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb4-40k_voc12aug-512x512.py'\n\n" + MMSEG_LINES)
     cfg = Config.fromfile(str(path))

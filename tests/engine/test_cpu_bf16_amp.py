@@ -9,8 +9,8 @@ from _helpers import ROOT, loader_opts, run_tool
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper
 
-from mixskd_mm.utils import config as config_utils
-from mixskd_mm.utils.cpu_perf import native_bf16
+from mixskd_mm.engine import runner_setup
+from mixskd_mm.engine.cpu_perf import native_bf16
 
 CONFIG = 'configs/mixskd/mixskd_test-resnet_1xb64-10e_fashion-mnist.py'
 NATIVE_BF16, REASON = native_bf16()
@@ -19,10 +19,10 @@ needs_bf16 = pytest.mark.skipif(not NATIVE_BF16 or torch.cuda.is_available(),
 
 
 def _runner(work_dir, data_root):
-    cfg = config_utils.load_config(os.path.join(ROOT, CONFIG), loader_opts(data_root) + [
+    cfg = runner_setup.load_config(os.path.join(ROOT, CONFIG), loader_opts(data_root) + [
         'train_dataloader.dataset.num_per_class=None'], work_dir=str(work_dir))
-    config_utils.enable_amp(cfg)
-    runner = config_utils.build_runner(cfg)
+    runner_setup.enable_amp(cfg)
+    runner = runner_setup.build_runner(cfg)
     return runner, runner.build_optim_wrapper(cfg.optim_wrapper)
 
 
@@ -65,7 +65,7 @@ def test_amp_without_gpu_or_native_bf16_explains_why():
         pytest.skip('a GPU takes --amp as fp16')
     cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1))))
     if NATIVE_BF16:
-        assert config_utils.enable_amp(cfg).optim_wrapper.type == 'mixskd_mm.CpuBf16AmpOptimWrapper'
+        assert runner_setup.enable_amp(cfg).optim_wrapper.type == 'mixskd_mm.CpuBf16AmpOptimWrapper'
         return
     with pytest.raises(RuntimeError, match='needs a CPU with native bf16, and this CPU has no native bf16'):
-        config_utils.enable_amp(cfg)
+        runner_setup.enable_amp(cfg)

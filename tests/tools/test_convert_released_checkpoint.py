@@ -19,7 +19,7 @@ from torch import nn
 
 import mixskd_mm  # noqa: F401
 from mixskd_mm.models.backbones import TimmStageBackbone
-from mixskd_mm.utils import weights
+from mixskd_mm.weights import files as weights
 
 TOOL = os.path.join(ROOT, 'tools', 'convert_released_checkpoint.py')
 CIFAR_NAME, IMAGENET_NAME = 'MixSKD_CIFAR_ResNet18_best.pth.tar', 'MixSKD_ImageNet_ResNet50_best.pth.tar'

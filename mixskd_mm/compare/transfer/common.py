@@ -8,7 +8,7 @@ import json
 import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .leaf import _Leaf
+from .leaf import Leaf
 
 #: what a task is called here, and in tools/demo.py
 TASKS = {'det': 'det', 'detection': 'det', 'seg': 'seg', 'segmentation': 'seg'}
@@ -23,7 +23,7 @@ MANUAL_FIX = ('Make the change by hand as README.md, section "Use a MixSKD backb
 
 
 # -- tasks ----------------------------------------------------------------------------------------------------------
-def _task(task: str) -> str:
+def task_name(task: str) -> str:
     if task not in TASKS:
         raise ValueError(f"task must be 'det' or 'seg', got {task!r}")
     return TASKS[task]
@@ -46,7 +46,7 @@ def schedule_overrides(task: str, iters: int) -> Dict[str, int]:
     Raises:
         ValueError: an unknown task or fewer than 1 iteration.
     """
-    task = _task(task)
+    task = task_name(task)
     if int(iters) < 1:
         raise ValueError(f'iters must be at least 1, got {iters}')
     iters = int(iters)
@@ -121,7 +121,7 @@ def metric_key(cfg: Mapping) -> str:
 
 # -- the backbone file ----------------------------------------------------------------------------------------------
 def read_backbone_file(path: str) -> Dict[str, Any]:
-    """The metadata of an exported backbone file (:mod:`mixskd_mm.export`), read with the project's own reader.
+    """The metadata of an exported backbone file (:mod:`mixskd_mm.weights.export`), read with the project's own reader.
 
     Args:
         path: A ``.safetensors`` (or ``.pth``) file written by ``tools/export_backbone.py``.
@@ -135,7 +135,7 @@ def read_backbone_file(path: str) -> Dict[str, Any]:
         FileNotFoundError: no such file.
         ValueError: the file records no ``model_name``.
     """
-    from mixskd_mm.utils.weights import read_weights
+    from mixskd_mm.weights.files import read_weights
     path = osp.abspath(path)
     state, meta = read_weights(path)
     if not meta.get('model_name'):
@@ -153,11 +153,11 @@ def read_backbone_file(path: str) -> Dict[str, Any]:
                 in_chans=parsed('in_chans'), metadata=dict(meta), state=state)
 
 
-def _checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: Optional[int] = None):
+def checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: Optional[int] = None):
     """Build the TimmStageBackbone the leaf describes and load the file into it (every tensor must match)."""
     from mixskd_mm.models.backbones import TimmStageBackbone
-    from mixskd_mm.utils.weights import load_into
-    kwargs = _backbone_extras(info)
+    from mixskd_mm.weights.files import load_into
+    kwargs = backbone_extras(info)
     backbone = TimmStageBackbone(info['model_name'], out_indices=tuple(out_indices), output_stride=output_stride,
                                  **kwargs)
     load_into(backbone, info['state'], source=info['path'], expected_arch=info['model_name'],
@@ -165,7 +165,7 @@ def _checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: 
     return backbone
 
 
-def _backbone_extras(info: Mapping) -> Dict[str, Any]:
+def backbone_extras(info: Mapping) -> Dict[str, Any]:
     """The TimmStageBackbone options the weights themselves need (a CIFAR stem, its activation, input channels)."""
     extras: Dict[str, Any] = {}
     if info['cifar_stem']:
@@ -178,7 +178,7 @@ def _backbone_extras(info: Mapping) -> Dict[str, Any]:
 
 
 # -- a CIFAR stem: every feature map 4x finer -----------------------------------------------------------------------
-def _divide_strides(leaf: _Leaf, path: str, node: Any, factor: int) -> List[str]:
+def divide_strides(leaf: Leaf, path: str, node: Any, factor: int) -> List[str]:
     """Divide anchor / prior generator ``strides`` and RoI ``featmap_strides`` under ``node`` by ``factor``."""
     changes = []
     if isinstance(node, Mapping):
@@ -190,7 +190,7 @@ def _divide_strides(leaf: _Leaf, path: str, node: Any, factor: int) -> List[str]
             elif key == 'featmap_strides':
                 targets.append((here, value))
             else:
-                changes += _divide_strides(leaf, here, value, factor)
+                changes += divide_strides(leaf, here, value, factor)
             for target, strides in targets:
                 new = [_divide(s, factor) for s in strides]
                 if None in new:
@@ -201,7 +201,7 @@ def _divide_strides(leaf: _Leaf, path: str, node: Any, factor: int) -> List[str]
                                f'{factor}x finer)')
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
-            changes += _divide_strides(leaf, f'{path}.{i}', value, factor)
+            changes += divide_strides(leaf, f'{path}.{i}', value, factor)
     return changes
 
 

@@ -10,18 +10,8 @@ import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..processes import ROOT  # the repository root: RECIPES are relative to it
-from .common import (
-    RECIPES,
-    _backbone_extras,
-    _checked_backbone,
-    _divide_strides,
-    _task,
-    metric_key,
-    read_backbone_file,
-    schedule_options,
-    schedule_overrides,
-)
-from .leaf import _Leaf, _write
+from . import common
+from .leaf import Leaf, write_leaf
 
 #: label-map colours for the segmentation leaves (index 0, background in the composed layout, is black)
 PALETTE = ([0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48], [145, 30, 180],
@@ -138,7 +128,8 @@ def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str,
     ``configs/demo/fpn_test-resnet_1xb8-300i_composed-fashion.py`` (segmentation). The leaf sets the data root,
     annotation files / image and label folders, class names (and a palette) of every split, the backbone's
     ``model_name`` / ``out_indices`` / ``cifar_stem`` from the file's metadata and ``init_cfg`` loading it, the
-    neck's ``in_channels``, the head's ``num_classes`` and, with ``iters``, the schedule (:func:`schedule_overrides`).
+    neck's ``in_channels``, the head's ``num_classes`` and, with ``iters``, the schedule
+    (:func:`~.common.schedule_overrides`).
 
     Folders: detection, ``annotations/instances_{train,val}.json`` + ``images/{train,val}/`` (what
     :func:`mixskd_mm.compare.scenes.write_composed_dataset` writes) or COCO 2017's
@@ -164,27 +155,27 @@ def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str,
         ValueError: the folder has neither layout of the task, no class names, classes the json does not have, or
             the backbone file records fewer than four stages.
     """
-    task = _task(task)
+    task = common.task_name(task)
     folder, layout, names = _folder_data(folder, task, classes)
     recipe, leaf = _recipe_leaf(task)
     model = leaf.work['model']
-    info = read_backbone_file(backbone_file)
+    info = common.read_backbone_file(backbone_file)
     changes = [f'data: {folder} ({layout["layout"]} layout), {len(names)} classes {list(names)}']
     out_indices = _four_stages(info, info['out_indices'] or tuple(model['backbone']['out_indices']), changes)
-    channels = list(_checked_backbone(info, out_indices).out_channels)
+    channels = list(common.checked_backbone(info, out_indices).out_channels)
     _set_data_and_backbone(leaf, folder, names, info, (out_indices, channels), changes)
     if task == 'det':
         _set_detection(leaf, folder, layout, names, info, changes)
     else:
         _set_segmentation(leaf, folder, layout, names, changes)
     if iters is not None:
-        for key, value in schedule_overrides(task, iters).items():
+        for key, value in common.schedule_overrides(task, iters).items():
             leaf.set(key, value)
         changes.append(f'schedule: {int(iters)} iterations, warm-up and decay rescaled '
-                       f'({", ".join(schedule_options(task, iters))})')
+                       f'({", ".join(common.schedule_options(task, iters))})')
 
-    metric = metric_key(leaf.work)
-    _write(out_path, leaf, recipe, f'write_folder_leaf({folder!r}, {task!r})', info['path'], changes)
+    metric = common.metric_key(leaf.work)
+    write_leaf(out_path, leaf, recipe, f'write_folder_leaf({folder!r}, {task!r})', info['path'], changes)
     return dict(config=out_path, metric=metric, changes=changes)
 
 
@@ -206,14 +197,14 @@ def _folder_data(folder: str, task: str, classes: Optional[List[str]]) -> Tuple[
     return folder, layout, names
 
 
-def _recipe_leaf(task: str) -> Tuple[str, _Leaf]:
+def _recipe_leaf(task: str) -> Tuple[str, Leaf]:
     """The path of the task's recipe, and a leaf over it."""
     from mmengine.config import Config
-    recipe = osp.join(ROOT, RECIPES[task])
+    recipe = osp.join(ROOT, common.RECIPES[task])
     if not osp.isfile(recipe):
         raise FileNotFoundError(f'transfer recipe not found: {recipe!r} (write_folder_leaf needs a mixskd_mm '
                                 f'checkout, with its configs/)')
-    return recipe, _Leaf(Config.fromfile(recipe).to_dict())
+    return recipe, Leaf(Config.fromfile(recipe).to_dict())
 
 
 def _four_stages(info: Mapping, out_indices: Tuple[int, ...], changes: List[str]) -> Tuple[int, ...]:
@@ -227,7 +218,7 @@ def _four_stages(info: Mapping, out_indices: Tuple[int, ...], changes: List[str]
     return out_indices
 
 
-def _set_data_and_backbone(leaf: _Leaf, folder: str, names: Tuple[str, ...], info: Mapping, stages: Tuple,
+def _set_data_and_backbone(leaf: Leaf, folder: str, names: Tuple[str, ...], info: Mapping, stages: Tuple,
                            changes: List[str]) -> None:
     """Data root, class names, the backbone loading the file and the neck reading it; ``stages`` is
     ``(out_indices, out_channels)``."""
@@ -238,7 +229,7 @@ def _set_data_and_backbone(leaf: _Leaf, folder: str, names: Tuple[str, ...], inf
     leaf.set('classes', names)
     leaf.set('backbone_checkpoint', info['path'])
     leaf.set('model.backbone', dict(model_name=info['model_name'], out_indices=tuple(out_indices),
-                                    **_backbone_extras(info),
+                                    **common.backbone_extras(info),
                                     init_cfg=dict(type='Pretrained', checkpoint=info['path'])))
     changes.append(f'model.backbone: TimmStageBackbone({info["model_name"]!r}, out_indices={tuple(out_indices)}, '
                    f'out_channels={channels}) loading {info["path"]}'
@@ -247,7 +238,7 @@ def _set_data_and_backbone(leaf: _Leaf, folder: str, names: Tuple[str, ...], inf
     leaf.set('model.neck.in_channels', channels)
 
 
-def _set_detection(leaf: _Leaf, folder: str, layout: Mapping, names: Tuple[str, ...], info: Mapping,
+def _set_detection(leaf: Leaf, folder: str, layout: Mapping, names: Tuple[str, ...], info: Mapping,
                    changes: List[str]) -> None:
     """The detection recipe's head, datasets and evaluators (and, with a CIFAR stem, its strides)."""
     model, root = leaf.work['model'], folder + '/'
@@ -261,10 +252,10 @@ def _set_detection(leaf: _Leaf, folder: str, layout: Mapping, names: Tuple[str, 
     for split in ('val', 'test'):
         leaf.set(f'{split}_evaluator.ann_file', osp.join(folder, layout['ann']['val']))
     if info['cifar_stem']:
-        changes += _divide_strides(leaf, 'model', model, 4)
+        changes += common.divide_strides(leaf, 'model', model, 4)
 
 
-def _set_segmentation(leaf: _Leaf, folder: str, layout: Mapping, names: Tuple[str, ...], changes: List[str]) -> None:
+def _set_segmentation(leaf: Leaf, folder: str, layout: Mapping, names: Tuple[str, ...], changes: List[str]) -> None:
     """The segmentation recipe's heads and datasets (class names with a palette)."""
     model, root = leaf.work['model'], folder + '/'
     for head in ('decode_head', 'auxiliary_head'):

@@ -1,5 +1,5 @@
-"""Writing a leaf config: :class:`_Leaf` collects ``--cfg-options`` style overrides on a base config, and
-:func:`_write` writes them (deterministically, atomically) as Python literals under a header of what changed.
+"""Writing a leaf config: :class:`Leaf` collects ``--cfg-options`` style overrides on a base config, and
+:func:`write_leaf` writes them (deterministically, atomically) as Python literals under a header of what changed.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mixskd_mm.utils.atomic_io import atomic_write_bytes
 LINE = 120
 
 
-class _Leaf:
+class Leaf:
     """The top-level entries of a leaf config, and the base config with them applied (``work``).
 
     :meth:`set` takes ``--cfg-options`` style dotted keys. Entries inside a list (``param_scheduler.0.end``) are
@@ -90,7 +90,7 @@ def _set_nested(body: Dict[str, Any], parts: Sequence[str], value: Any) -> None:
         body[parts[-1]] = copy.deepcopy(value)
 
 
-def _write(out_path: str, leaf: _Leaf, base: str, what: str, backbone: str, changes: Sequence[str]) -> None:
+def write_leaf(out_path: str, leaf: Leaf, base: str, what: str, backbone: str, changes: Sequence[str]) -> None:
     lines = [f'# Written by mixskd_mm.compare.transfer.{what}: fine-tunes the base config from the backbone file',
              f'#   {backbone}',
              '# Train it with `python tools/train.py THIS_FILE --work-dir WORK_DIR`. Changed from the base config:']
@@ -105,17 +105,17 @@ def _is_name(key: Any) -> bool:
     return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
 
 
-def _inline(value: Any) -> str:
+def inline(value: Any) -> str:
     """``value`` as one line of Python (dicts with identifier keys as ``dict(...)``)."""
     if isinstance(value, Mapping):
         if all(_is_name(k) for k in value):
-            return 'dict(' + ', '.join(f'{k}={_inline(v)}' for k, v in value.items()) + ')'
-        return '{' + ', '.join(f'{_inline(k)}: {_inline(v)}' for k, v in value.items()) + '}'
+            return 'dict(' + ', '.join(f'{k}={inline(v)}' for k, v in value.items()) + ')'
+        return '{' + ', '.join(f'{inline(k)}: {inline(v)}' for k, v in value.items()) + '}'
     if isinstance(value, tuple):
-        inner = ', '.join(_inline(v) for v in value)
+        inner = ', '.join(inline(v) for v in value)
         return f'({inner},)' if len(value) == 1 else f'({inner})'
     if isinstance(value, list):
-        return '[' + ', '.join(_inline(v) for v in value) + ']'
+        return '[' + ', '.join(inline(v) for v in value) + ']'
     if value is None or isinstance(value, (bool, int, float, str)):
         return repr(value)
     raise ValueError(f'cannot write a {type(value).__name__} ({value!r}) into a config file')
@@ -124,7 +124,7 @@ def _inline(value: Any) -> str:
 def _literal(value: Any, column: int, indent: int = 0) -> str:
     """``value`` as Python starting at ``column`` of a line indented by ``indent``; containers that do not fit in
     :data:`LINE` columns get one item a line, 4 spaces deeper."""
-    one = _inline(value)
+    one = inline(value)
     if column + len(one) <= LINE or not isinstance(value, (Mapping, list, tuple)) or not value:
         return one
     inner = indent + 4
@@ -133,7 +133,7 @@ def _literal(value: Any, column: int, indent: int = 0) -> str:
         if all(_is_name(k) for k in value):
             items = [f'{pad}{k}={_literal(v, inner + len(k) + 1, inner)}' for k, v in value.items()]
             return 'dict(\n' + ',\n'.join(items) + ')'
-        items = [f'{pad}{_inline(k)}: {_literal(v, inner + len(_inline(k)) + 2, inner)}' for k, v in value.items()]
+        items = [f'{pad}{inline(k)}: {_literal(v, inner + len(inline(k)) + 2, inner)}' for k, v in value.items()]
         return '{\n' + ',\n'.join(items) + '}'
     items = [f'{pad}{_literal(v, inner, inner)}' for v in value]
     open_, close = ('(', ',)' if len(value) == 1 else ')') if isinstance(value, tuple) else ('[', ']')

@@ -11,17 +11,8 @@ import math
 import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .common import (
-    MANUAL_FIX,
-    SCOPES,
-    _backbone_extras,
-    _checked_backbone,
-    _divide_strides,
-    _task,
-    metric_key,
-    read_backbone_file,
-)
-from .leaf import _inline, _Leaf, _write
+from . import common
+from .leaf import Leaf, inline, write_leaf
 
 #: mm backbone types whose ``out_indices`` number the stages C2..C5 as 0..3, and the default ``strides`` of the
 #: ResNet-like ones (a smaller product means dilated stages: ``output_stride`` 8 or 16)
@@ -65,11 +56,11 @@ def write_user_leaf(config: str, task: str, backbone_file: str, out_path: str,
             stage numbering is unknown, a neck whose ``in_channels`` is not a list, ...); the message says what to
             change by hand.
     """
-    task = _task(task)
-    task = _task(task)
+    task = common.task_name(task)
+    task = common.task_name(task)
     config, leaf, changes = _user_config(config, cfg_options)
     model, old, old_type = _user_backbone(leaf.work, task, config)
-    info = read_backbone_file(backbone_file)
+    info = common.read_backbone_file(backbone_file)
     out_indices, frozen = _timm_stages(old, old_type, info['model_name'], config, changes)
     output_stride = _output_stride(old, old_type, config)
     built = _replace_backbone(leaf, old, old_type, info, (out_indices, frozen, output_stride), changes,
@@ -80,38 +71,38 @@ def write_user_leaf(config: str, task: str, backbone_file: str, out_path: str,
         leaf.set('model.pretrained', None)
     changes += _set_input_channels(leaf, model, task, list(built.out_channels), config)
     if info['cifar_stem'] and task == 'det':
-        changes += _divide_strides(leaf, 'model', model, 4)
+        changes += common.divide_strides(leaf, 'model', model, 4)
 
-    metric = metric_key(leaf.work)
-    _write(out_path, leaf, config, f'write_user_leaf({osp.basename(config)!r}, {task!r})', info['path'], changes)
+    metric = common.metric_key(leaf.work)
+    write_leaf(out_path, leaf, config, f'write_user_leaf({osp.basename(config)!r}, {task!r})', info['path'], changes)
     return dict(config=out_path, metric=metric, changes=changes)
 
 
-def _user_config(config: str, cfg_options: Optional[Dict[str, Any]]) -> Tuple[str, _Leaf, List[str]]:
+def _user_config(config: str, cfg_options: Optional[Dict[str, Any]]) -> Tuple[str, Leaf, List[str]]:
     """The config's absolute path, a leaf over it with ``cfg_options`` applied, and those changes."""
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config!r}')
     from mmengine.config import Config
     config = osp.abspath(config)
     base = Config.fromfile(config).to_dict()
-    leaf = _Leaf(base)
+    leaf = Leaf(base)
     changes: List[str] = []
     for key, value in (cfg_options or {}).items():
         leaf.set(key, value)
-        changes.append(f'{key} = {_inline(value)} (cfg_options)')
+        changes.append(f'{key} = {inline(value)} (cfg_options)')
     return config, leaf, changes
 
 
 def _user_backbone(work: Mapping, task: str, config: str) -> Tuple[Mapping, Mapping, str]:
     """The config's ``model``, its ``model.backbone`` and the backbone's type; refuses a config of the other task."""
     scope = work.get('default_scope')
-    if scope is not None and scope != SCOPES[task]:
+    if scope is not None and scope != common.SCOPES[task]:
         raise ValueError(f'{config} is an {scope} config (default_scope={scope!r}), not a {task!r} one '
-                         f'({SCOPES[task]}); pass task={"det" if scope == "mmdet" else "seg"!r}')
+                         f'({common.SCOPES[task]}); pass task={"det" if scope == "mmdet" else "seg"!r}')
     model = work.get('model')
     if not isinstance(model, Mapping) or not isinstance(model.get('backbone'), Mapping):
         raise ValueError(f'{config} has no model.backbone dict to replace, so there is nothing to put the MixSKD '
-                         f'backbone into. {MANUAL_FIX}')
+                         f'backbone into. {common.MANUAL_FIX}')
     old = model['backbone']
     return model, old, str(old.get('type', '')).split('.')[-1]
 
@@ -131,11 +122,11 @@ def _timm_stages(old: Mapping, old_type: str, name: str, config: str,
                        f'numbering, same stages)')
     else:
         raise ValueError(f'{config}: model.backbone is a {old.get("type")!r}; how its out_indices number the '
-                         f'stages is not known here (known: {", ".join(MM_STAGE_NUMBERING)}). {MANUAL_FIX}')
+                         f'stages is not known here (known: {", ".join(MM_STAGE_NUMBERING)}). {common.MANUAL_FIX}')
     return out_indices, frozen
 
 
-def _replace_backbone(leaf: _Leaf, old: Mapping, old_type: str, info: Mapping, stages: Tuple, changes: List[str],
+def _replace_backbone(leaf: Leaf, old: Mapping, old_type: str, info: Mapping, stages: Tuple, changes: List[str],
                       at: int):
     """Set ``model.backbone`` to the TimmStageBackbone loading the file, checked by loading it; its summary goes to
     ``changes[at]``. ``stages`` is ``(out_indices, frozen_stages, output_stride)``; returns the built backbone."""
@@ -143,7 +134,7 @@ def _replace_backbone(leaf: _Leaf, old: Mapping, old_type: str, info: Mapping, s
     name = info['model_name']
     backbone: Dict[str, Any] = dict(_delete_=True, type='mixskd_mm.TimmStageBackbone', model_name=name,
                                     out_indices=out_indices)
-    backbone.update(_backbone_extras(info))
+    backbone.update(common.backbone_extras(info))
     if output_stride is not None:
         backbone['output_stride'] = output_stride
         changes.append(f'model.backbone.output_stride = {output_stride} (the {old_type} was dilated: strides '
@@ -153,7 +144,7 @@ def _replace_backbone(leaf: _Leaf, old: Mapping, old_type: str, info: Mapping, s
         changes.append(f'model.backbone.frozen_stages = {frozen} (timm numbering; was {old.get("frozen_stages")})')
     _carry_over(old, backbone, changes)
     backbone['init_cfg'] = dict(type='Pretrained', checkpoint=info['path'])
-    built = _checked_backbone(info, out_indices, output_stride)
+    built = common.checked_backbone(info, out_indices, output_stride)
     leaf.set('model.backbone', backbone)
     changes.insert(at, f'model.backbone: {old.get("type")} -> mixskd_mm.TimmStageBackbone('
                    f'{name!r}, out_indices={out_indices}, out_channels={built.out_channels}) loading {info["path"]}'
@@ -169,9 +160,9 @@ def _carry_over(old: Mapping, backbone: Dict[str, Any], changes: List[str]) -> N
     norm = old.get('norm_cfg')
     if isinstance(norm, Mapping) and str(norm.get('type', 'BN')).split('.')[-1] in NORM_TYPES:
         backbone['norm_cfg'] = dict(norm)
-        changes.append(f'model.backbone.norm_cfg = {_inline(dict(norm))} (carried over)')
+        changes.append(f'model.backbone.norm_cfg = {inline(dict(norm))} (carried over)')
     elif norm is not None:
-        changes.append(f'model.backbone.norm_cfg {_inline(norm)} not carried over: TimmStageBackbone takes '
+        changes.append(f'model.backbone.norm_cfg {inline(norm)} not carried over: TimmStageBackbone takes '
                        f'{"/".join(NORM_TYPES)}; the timm model keeps its BatchNorm')
     if old.get('with_cp') is True:
         backbone['with_cp'] = True
@@ -189,7 +180,7 @@ def _timm_index(reductions: Sequence[int], stride: int, model_name: str) -> int:
     found = [i for i, r in enumerate(reductions) if r == stride]
     if not found:
         raise ValueError(f'timm model {model_name!r} has no feature stage at stride {stride} (its stages reduce by '
-                         f'{list(reductions)}). {MANUAL_FIX}')
+                         f'{list(reductions)}). {common.MANUAL_FIX}')
     return found[-1]
 
 
@@ -217,10 +208,10 @@ def _output_stride(old: Mapping, old_type: str, config: str) -> Optional[int]:
     if stride in (8, 16):
         return stride
     raise ValueError(f'{config}: model.backbone strides {tuple(old["strides"])} (num_stages={num}) give an output '
-                     f'stride of {stride}; TimmStageBackbone dilates to 8 or 16 only. {MANUAL_FIX}')
+                     f'stride of {stride}; TimmStageBackbone dilates to 8 or 16 only. {common.MANUAL_FIX}')
 
 
-def _set_input_channels(leaf: _Leaf, model: Mapping, task: str, channels: List[int], config: str) -> List[str]:
+def _set_input_channels(leaf: Leaf, model: Mapping, task: str, channels: List[int], config: str) -> List[str]:
     """Point the neck (or, without one, the mmseg heads) at the backbone's channels; returns the changes."""
     neck = model.get('neck')
     if neck is not None:
@@ -231,16 +222,16 @@ def _set_input_channels(leaf: _Leaf, model: Mapping, task: str, channels: List[i
         if not isinstance(old, (list, tuple)):
             raise ValueError(f'{config}: the neck ({neck.get("type") if isinstance(neck, Mapping) else neck!r}) has '
                              f'in_channels={old!r}, not a list of the backbone stages\' channels, so it cannot be '
-                             f'pointed at the new backbone {channels}. {MANUAL_FIX}')
+                             f'pointed at the new backbone {channels}. {common.MANUAL_FIX}')
         if len(old) != len(channels):
             raise ValueError(f'{config}: the neck reads {len(old)} stages (in_channels={list(old)}) but the backbone '
-                             f'returns {len(channels)} ({channels}). {MANUAL_FIX}')
+                             f'returns {len(channels)} ({channels}). {common.MANUAL_FIX}')
         leaf.set(f'{key}.in_channels', list(channels))
         return [f'{key}.in_channels: {list(old)} -> {channels}']
     heads = [h for h in ('decode_head', 'auxiliary_head') if model.get(h)]
     if task == 'det' or not heads:
         raise ValueError(f'{config}: the model has no neck, so the layers that read the backbone and their '
-                         f'in_channels are not known here. {MANUAL_FIX}')
+                         f'in_channels are not known here. {common.MANUAL_FIX}')
     changes = []
     for head_key in heads:
         head = model[head_key]
@@ -252,7 +243,7 @@ def _set_input_channels(leaf: _Leaf, model: Mapping, task: str, channels: List[i
                 new = [channels[i] for i in index] if isinstance(index, (list, tuple)) else channels[index]
             except IndexError:
                 raise ValueError(f'{config}: {key}.in_index={index!r} is out of range for the backbone\'s '
-                                 f'{len(channels)} outputs {channels}. {MANUAL_FIX}') from None
+                                 f'{len(channels)} outputs {channels}. {common.MANUAL_FIX}') from None
             changes.append(f'{key}.in_channels: {part.get("in_channels")!r} -> {new!r} (in_index {index!r})')
             leaf.set(f'{key}.in_channels', new)
     return changes

@@ -1,9 +1,7 @@
 """Any timm CNN as a multi-stage backbone for pretraining, MMDetection and MMSegmentation."""
 from __future__ import annotations
 
-import inspect
-import json
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
@@ -12,9 +10,10 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mixskd_mm.registry import MODELS
-from mixskd_mm.utils.weights import load_weights_file
+from mixskd_mm.weights.files import load_weights_file
 
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
+from .arguments import export_metadata_of, timm_args
 from .init_schemes import apply_init, check_init
 from .stages import checked_indices, create_timm_model, stage_units
 from .stems import apply_cifar_stem, remove_stem_act
@@ -36,7 +35,7 @@ class TimmStageBackbone(BaseModule):
             ResNet C2-C5 are ``(1, 2, 3, 4)``; mmdet's ResNet calls them ``(0, 1, 2, 3)``).
         pretrained: ``False``; a local weight file (safetensors or ``.pth``, keys as timm names,
             loaded with a coverage report); a timm model folder, ``'local-dir:PATH'`` or ``'hf-hub:org/name'``
-            (:mod:`mixskd_mm.utils.timm_sources`: its ``config.json`` read by timm, its ``model.safetensors`` loaded
+            (:mod:`mixskd_mm.weights.timm_sources`: its ``config.json`` read by timm, its ``model.safetensors`` loaded
             with the same report; the Hub only for ``hf-hub:``); or ``True`` to let timm download its weights.
         frozen_stages: freeze (no grad, eval mode) everything up to and including stage
             ``frozen_stages`` in timm's numbering; -1 freezes nothing. For ResNets 0 is the stem and
@@ -257,37 +256,6 @@ class TimmStageBackbone(BaseModule):
         if not params or not (x.requires_grad or any(p.requires_grad for p in params)):
             return _run_units(units, x)
         return run_checkpointed(lambda t: _run_units(units, t), x, self.with_cp)
-
-
-#: the architecture options an exported file records when they differ from these defaults (``model_name``,
-#: ``out_indices`` and the stem variant ``cifar_stem`` always); an absent option means its default to every reader
-#: (:mod:`mixskd_mm.utils.weights`)
-EXPORTED_OPTIONS = dict(stem_act=True, output_stride=None, in_chans=3)
-
-
-def export_metadata_of(args: Mapping) -> Dict[str, str]:
-    """The metadata an exported weight file records for a backbone built from ``args`` (its constructor arguments
-    or a config's ``model.backbone``): ``model_name``, ``out_indices``, ``cifar_stem`` and every
-    :data:`EXPORTED_OPTIONS` entry that differs from its default, as strings (JSON for non-strings)."""
-    values = dict(model_name=args['model_name'], out_indices=list(args.get('out_indices', (1, 2, 3, 4))),
-                  cifar_stem=bool(args.get('cifar_stem', False)))
-    values.update({k: args[k] for k, default in EXPORTED_OPTIONS.items() if args.get(k, default) != default})
-    return {k: v if isinstance(v, str) else json.dumps(list(v) if isinstance(v, tuple) else v)
-            for k, v in values.items()}
-
-
-def timm_args(args: Mapping) -> Dict:
-    """The ``timm.create_model`` keywords (besides the name and ``pretrained``) of a backbone built from ``args``
-    (constructor arguments, ``arch_args()`` or a config's ``model.backbone``): every argument that is not one of
-    :class:`TimmStageBackbone`'s own, plus ``in_chans`` / ``output_stride`` where they differ from timm's defaults
-    (3 / the model's own stride)."""
-    own = set(inspect.signature(TimmStageBackbone.__init__).parameters) | {'type'}
-    out = {k: v for k, v in args.items() if k not in own}
-    if args.get('in_chans', 3) != 3:
-        out['in_chans'] = args['in_chans']
-    if args.get('output_stride') not in (None, 32):
-        out['output_stride'] = args['output_stride']
-    return out
 
 
 def _check_options(output_stride: Optional[int], init: str, pretrained: Union[bool, str, None]) -> None:

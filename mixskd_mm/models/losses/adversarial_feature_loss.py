@@ -66,7 +66,7 @@ class AdversarialFeatureLoss(WeightedLoss):
         num_exits: Number of exits ``K``, one discriminator each.
         hidden: Width of the discriminators' hidden layer.
         loss_weight: Factor applied to the loss summed over exits; 0 builds no discriminators and returns zero.
-        loss_name: Key under which the loss is logged.
+        loss_name: Log key of the term (default ``'loss_adv'``).
 
     Example:
         >>> import torch

@@ -29,8 +29,8 @@ class DistributionKDLoss(WeightedLoss):
 
     Args:
         temperature: Softmax temperature ``T``.
-        loss_weight: Factor applied to the summed loss.
-        loss_name: Key under which the loss is logged.
+        loss_weight: Factor applied to the KD sum over exits and the self-teacher.
+        loss_name: Log key of the term (default ``'loss_kd'``).
 
     Example:
         >>> import torch

@@ -23,8 +23,8 @@ class FeatureMapL2Loss(WeightedLoss):
     ECCV 2022 (arXiv 2208.05768).
 
     Args:
-        loss_weight: Factor applied to the summed loss.
-        loss_name: Key under which the loss is logged.
+        loss_weight: Factor applied to the MSE sum over exits.
+        loss_name: Log key of the term (default ``'loss_feat'``).
 
     Example:
         >>> import torch

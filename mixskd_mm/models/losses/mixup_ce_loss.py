@@ -30,7 +30,7 @@ class MixupCELoss(WeightedLoss):
     Args:
         include_self_teacher: Whether ``MCE(t^) + MCE(t~)`` is part of the loss.
         loss_weight: Factor applied to the summed loss; 0 switches the term off.
-        loss_name: Key under which the loss is logged.
+        loss_name: Log key of the term (default ``'loss_mix_ce'``).
 
     Example:
         >>> import torch

@@ -20,15 +20,14 @@ class OriginalCELoss(WeightedLoss):
     ECCV 2022 (arXiv 2208.05768).
 
     Args:
-        loss_weight: Factor applied to the summed loss.
-        loss_name: Key under which the loss is logged.
+        loss_weight: Factor applied to the cross-entropy sum over exits.
+        loss_name: Log key of the term (default ``'loss_ce'``).
 
     Example:
         >>> import torch
         >>> from mixskd_mm.models.losses import OriginalCELoss
-        >>> loss = OriginalCELoss()
-        >>> logits = [torch.randn(4, 10) for _ in range(4)]
-        >>> loss(logits, torch.tensor([0, 1, 2, 3])).shape
+        >>> logits = [torch.randn(4, 10) for _ in range(4)]  # K = 4 exits, B = 4, 10 classes
+        >>> OriginalCELoss()(logits, torch.tensor([0, 1, 2, 3])).shape
         torch.Size([])
     """
 

@@ -162,3 +162,64 @@ class HooksInRunnerTest(RunnerTestCase):
         message = self._mismatch('classes')
         assert 'model.num_classes=3 but the training dataset ClassedDataset has 4 classes (a, b, c, d, ...): ' \
                'set model.num_classes=4' in message
+
+
+# -- ExportBackboneHook ---------------------------------------------------------------------------------------------
+class ImageDataset(ToyDataset):
+    """12 random 3x16x16 images (fixed), labels 0/1."""
+    images = torch.rand(12, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+
+    def __getitem__(self, index):
+        return dict(inputs=self.images[index], data_samples=torch.tensor(index % 2))
+
+
+class BackboneModel(BaseModel):
+    """A ``TimmStageBackbone`` (built from ``backbone``, as MixSKD builds its own) trained on a stand-in loss."""
+
+    def __init__(self, backbone: dict, data_preprocessor=None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.backbone = MODELS.build(backbone)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        inputs = torch.stack(inputs) if isinstance(inputs, list) else inputs
+        feats = self.backbone(inputs)
+        if mode == 'loss':
+            return dict(loss=sum(f.mean() for f in feats))
+        return feats[-1].mean(dim=(1, 2, 3))
+
+
+class ExportHookInRunnerTest(RunnerTestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        MODELS.register_module(module=BackboneModel, force=True)
+        DATASETS.register_module(module=ImageDataset, force=True)
+
+    def tearDown(self) -> None:
+        MODELS.module_dict.pop('BackboneModel', None)
+        DATASETS.module_dict.pop('ImageDataset', None)
+        super().tearDown()
+
+    def test_the_exported_file_holds_the_trained_backbone_with_timm_keys_and_its_description(self):
+        from safetensors import safe_open
+        cfg = copy.deepcopy(self.epoch_based_cfg)
+        backbone = dict(type='mixskd_mm.TimmStageBackbone', model_name='test_resnet', stem_act=False, in_chans=3)
+        cfg.model = dict(type='BackboneModel', backbone=backbone)
+        cfg.train_dataloader.dataset = dict(type='ImageDataset')
+        cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+        cfg.train_cfg = dict(by_epoch=True, max_epochs=1)
+        cfg.custom_hooks = [dict(type='mixskd_mm.ExportBackboneHook')]
+        runner = self.build_runner(cfg)
+        before = {k: v.clone() for k, v in runner.model.backbone.state_dict().items()}
+        runner.train()
+        trained = runner.model.backbone.state_dict()
+        with safe_open(os.path.join(self.temp_dir.name, 'backbone.safetensors'), framework='pt') as f:
+            saved = {k: f.get_tensor(k) for k in f.keys()}
+            meta = f.metadata()
+        assert set(saved) == set(trained) and 'layer1.0.conv1.weight' in saved  # timm's names, nothing else
+        assert all(torch.equal(saved[k], trained[k]) for k in saved)
+        assert not torch.equal(saved['layer4.0.conv1.weight'], before['layer4.0.conv1.weight'])  # trained, not initial
+        meta.pop('format', None)
+        assert meta.pop('source') == f'{runner.experiment_name} epoch 1 iter 4'
+        assert meta == runner.model.backbone.export_metadata() == dict(
+            model_name='test_resnet', out_indices='[1, 2, 3, 4]', cifar_stem='false', stem_act='false')

@@ -7,8 +7,8 @@ from mmengine.config import Config
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mixskd_mm.export import backbone_metadata, save_backbone
 from mixskd_mm.models.backbones import TimmStageBackbone
+from mixskd_mm.weights.export import backbone_metadata, save_backbone
 
 
 def last_bns(model: nn.Module):
@@ -106,11 +106,11 @@ def test_stem_act_recorded_in_export_metadata_only_when_false(tmp_path):
     cfg['model']['backbone']['stem_act'] = False
     assert backbone_metadata({'cfg': Config(cfg).pretty_text})['stem_act'] == 'false'
     # a transfer built from the file gets the same stem back
-    from mixskd_mm.compare.transfer.common import _backbone_extras, _checked_backbone, read_backbone_file
+    from mixskd_mm.compare.transfer.common import backbone_extras, checked_backbone, read_backbone_file
     path = save_backbone(released.state_dict(), str(tmp_path / 'b.safetensors'), released.export_metadata())
     info = read_backbone_file(path)
-    assert info['stem_act'] is False and _backbone_extras(info) == dict(cifar_stem=True, stem_act=False)
-    assert isinstance(_checked_backbone(info, (1, 2, 3, 4)).act1, nn.Identity)
+    assert info['stem_act'] is False and backbone_extras(info) == dict(cifar_stem=True, stem_act=False)
+    assert isinstance(checked_backbone(info, (1, 2, 3, 4)).act1, nn.Identity)
     plain_info = read_backbone_file(save_backbone(plain.state_dict(), str(tmp_path / 'p.safetensors'),
                                                   plain.export_metadata()))
-    assert plain_info['stem_act'] is True and 'stem_act' not in _backbone_extras(plain_info)
+    assert plain_info['stem_act'] is True and 'stem_act' not in backbone_extras(plain_info)

@@ -197,8 +197,8 @@ def test_arch_args_rebuild_the_same_network(args):
 def test_export_metadata_is_one_description_for_the_module_and_its_config(args):
     from mmengine.config import Config
 
-    from mixskd_mm.export import backbone_metadata
     from mixskd_mm.models.backbones import export_metadata_of
+    from mixskd_mm.weights.export import backbone_metadata
     meta = TimmStageBackbone(**args).export_metadata()
     cfg = Config(dict(model=dict(backbone=dict(args, type='mixskd_mm.TimmStageBackbone'))))
     assert meta == export_metadata_of(args) == backbone_metadata({'cfg': cfg.pretty_text})

@@ -1,10 +1,10 @@
 """Checkpoint -> the backbone alone, with timm's own key names (safetensors, an mmengine ``.pth``, or a timm folder).
 
-One reader (:func:`read_checkpoint`, through :func:`mixskd_mm.utils.weights.read_weights`) and one metadata writer
+One reader (:func:`read_checkpoint`, through :func:`mixskd_mm.weights.files.read_weights`) and one metadata writer
 (:func:`export_metadata`) serve ``tools/export_backbone.py`` and ``ExportBackboneHook`` (which hands it
 :func:`runner_meta`, the run information a Runner writes into its checkpoints), so both write the same metadata.
 A timm model folder (``config.json`` + ``model.safetensors`` + model card) is written by
-:mod:`mixskd_mm.timm_folder`.
+:mod:`mixskd_mm.weights.timm_folder`.
 
 The exported file loads into ``TimmStageBackbone(pretrained=FILE)``, into ``TimmStageBackbone``
 through ``init_cfg=dict(type='Pretrained', checkpoint=FILE)``, and into plain
@@ -19,7 +19,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
-from mixskd_mm.utils.weights import StateDict, read_weights, string_meta
+from mixskd_mm.weights.files import StateDict, read_weights, string_meta
 
 BACKBONE_PREFIX = 'backbone.'
 
@@ -54,16 +54,16 @@ def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
     config's :func:`~mixskd_mm.models.backbones.export_metadata_of` (``model_name``, ``out_indices`` and the options
     that differ from their defaults), the same a built backbone's ``export_metadata()`` gives. ``{}`` when the
     checkpoint records no config with a ``model.backbone.model_name``."""
-    from mixskd_mm.models.backbones.timm_stage_backbone import export_metadata_of
+    from mixskd_mm.models.backbones.arguments import export_metadata_of
     cfg = run_config(meta)
     backbone = cfg.get('model', {}).get('backbone', {}) if cfg is not None else {}
     return export_metadata_of(backbone) if backbone.get('model_name') else {}
 
 
 def read_checkpoint(path: str) -> Tuple[StateDict, Dict[str, str]]:
-    """``(state_dict, meta)`` of an mmengine checkpoint, read by :func:`~mixskd_mm.utils.weights.read_weights`.
+    """``(state_dict, meta)`` of an mmengine checkpoint, read by :func:`~mixskd_mm.weights.files.read_weights`.
 
-    Weights-only (allow-listed mmengine types); ``meta`` in :func:`~mixskd_mm.utils.weights.string_meta` form.
+    Weights-only (allow-listed mmengine types); ``meta`` in :func:`~mixskd_mm.weights.files.string_meta` form.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path!r}')

@@ -77,7 +77,7 @@ def resolve_timm_source(name: str, expected_arch: Optional[str] = None) -> Tuple
     Returns:
         ``(weights_path, metadata)``: the metadata holds ``model_name`` (the config's ``architecture``) and the stem
         options its ``model_args`` record, in the string form of our exported files' metadata, for
-        :func:`mixskd_mm.utils.weights.check_stem_options`.
+        :func:`mixskd_mm.weights.files.check_stem_options`.
 
     Raises:
         FileNotFoundError: no folder, no config.json or no model.safetensors.

@@ -36,32 +36,13 @@ def parse_cli(parser, argv=None):
 
 def build_runner(cfg: Config):
     """MMEngine's Runner, or the config's own ``runner_type``; on a machine without CUDA a ``pytorch`` launch
-    (torchrun) first gets a CPU process group (see :func:`prepare_cpu_distributed`)."""
+    (torchrun) first gets a CPU process group (see :func:`mixskd_mm.compat.cpu_distributed.prepare_cpu_distributed`)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+
+    from mixskd_mm.compat.cpu_distributed import prepare_cpu_distributed
     prepare_cpu_distributed(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-
-
-def prepare_cpu_distributed(cfg: Config) -> None:
-    """Let ``--launcher pytorch`` (``tools/dist_train.sh``) run on CPUs: mmengine 0.10.7 always calls
-    ``torch.cuda.set_device`` when it starts the process group and hands DDP ``device_ids=[LOCAL_RANK]``, which
-    CPU modules refuse. Without CUDA, start the process group here with the ``gloo`` backend (from torchrun's
-    ``RANK`` / ``WORLD_SIZE`` / ``MASTER_ADDR`` / ``MASTER_PORT``; the Runner then skips its own start) and wrap
-    the model with ``device_ids=None`` unless the config names its own wrapper."""
-    import datetime
-    import os
-
-    import torch
-    import torch.distributed as dist
-    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
-        return
-    timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
-    extra = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
-    dist.init_process_group('gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']), **extra)
-    if cfg.get('model_wrapper_cfg') is None:
-        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
-                                     find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
 def finish_distributed() -> None:

@@ -42,7 +42,7 @@ def run_metrics(work_dir: str, meta: Mapping[str, str]) -> Dict[str, float]:
         ``work_dir/<timestamp>/vis_data/<timestamp>.json`` (the timestamp ends ``experiment_name``); empty if the
         log or the record is not there.
     """
-    from mixskd_mm.export import run_config
+    from mixskd_mm.weights.export import run_config
     stamp = _timestamp(meta.get('experiment_name', ''))
     if not stamp:
         return {}

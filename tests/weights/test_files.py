@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mixskd_mm.models.backbones import TimmStageBackbone
-from mixskd_mm.utils.weights import check_stem_options, load_weights_file, read_weights
+from mixskd_mm.weights.files import check_stem_options, load_weights_file, read_weights
 
 Point = collections.namedtuple('Point', 'x y')  # any class outside torch's and our allow-list
 
@@ -34,7 +34,7 @@ def test_missing_file_names_the_path_and_the_export_tool(tmp_path):
 
 
 def _exported(tmp_path, name, **options):
-    from mixskd_mm.export import save_backbone
+    from mixskd_mm.weights.export import save_backbone
     backbone = TimmStageBackbone('resnet18', **options)
     return save_backbone(backbone.state_dict(), str(tmp_path / name), backbone.export_metadata())
 

@@ -1,4 +1,4 @@
-"""Let ``torch.load(weights_only=True)`` read the checkpoints MMEngine 0.10.7 writes, and nothing more.
+"""Fix: ``torch.load(weights_only=True)`` reads the checkpoints MMEngine 0.10.7 writes, and nothing more.
 
 Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``. MMEngine 0.10.7 calls it without
 the argument, so loading a checkpoint written by its own Runner fails with ``UnpicklingError`` in
@@ -12,7 +12,7 @@ any pickle run code), this module allow-lists exactly the non-tensor objects tho
   buffer's statistics functions: a restricted stand-in is registered under the name
   ``builtins.getattr`` that resolves only those four names on ``HistoryBuffer`` and refuses the rest.
 
-:func:`allow_mmengine_checkpoints` runs when ``mixskd_mm`` is imported.
+:func:`apply` runs when ``mixskd_mm`` is imported.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'refused getattr({type(obj).__name__}, {name!r}) while loading with weights_only=True: only '
-        f'the statistics functions of mmengine HistoryBuffer are allowed (mixskd_mm.utils.torch_load)')
+        f'the statistics functions of mmengine HistoryBuffer are allowed (mixskd_mm.compat.weights_only)')
 
 
 def mmengine_checkpoint_globals() -> list:
@@ -51,7 +51,7 @@ def mmengine_checkpoint_globals() -> list:
     return safe
 
 
-def allow_mmengine_checkpoints() -> None:
+def apply() -> None:
     """Register :func:`mmengine_checkpoint_globals` with torch's weights-only unpickler (idempotent)."""
     global _DONE
     if _DONE or not hasattr(torch.serialization, 'add_safe_globals'):

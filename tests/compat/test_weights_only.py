@@ -13,7 +13,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.registry import DefaultScope
 
 import mixskd_mm  # noqa: F401  (applies the allow-list)
-from mixskd_mm.utils.torch_load import _history_buffer_getattr
+from mixskd_mm.compat.weights_only import _history_buffer_getattr
 
 CONFIG = 'configs/mixskd/ce_test-resnet_1xb64-10e_fashion-mnist.py'
 

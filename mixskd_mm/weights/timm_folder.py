@@ -19,10 +19,10 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import timm
 import torch
 
-from mixskd_mm.export import BACKBONE_PREFIX, backbone_tensors, export_metadata, run_config
-from mixskd_mm.model_card import model_card, run_metrics
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
-from mixskd_mm.utils.weights import STEM_OPTIONS, StateDict
+from mixskd_mm.weights.export import BACKBONE_PREFIX, backbone_tensors, export_metadata, run_config
+from mixskd_mm.weights.files import STEM_OPTIONS, StateDict
+from mixskd_mm.weights.model_card import model_card, run_metrics
 
 #: the classifier of mixskd_mm's classifiers (``ImageClassifier`` / ``MixSKD``): ``head.fc``
 HEAD_PREFIX = 'head.fc.'
@@ -38,7 +38,7 @@ def timm_model_args(backbone_cfg: Mapping) -> Dict[str, object]:
 
 
 def _stem_options(backbone_cfg: Mapping) -> Dict[str, bool]:
-    """The stem options (:data:`~mixskd_mm.utils.weights.STEM_OPTIONS`) the config sets to other than their default."""
+    """The stem options (:data:`~mixskd_mm.weights.files.STEM_OPTIONS`) the config sets to other than their default."""
     return {k: backbone_cfg[k] for k, default in STEM_OPTIONS.items() if backbone_cfg.get(k, default) != default}
 
 

@@ -1,17 +1,17 @@
-"""mixskd_mm.utils.cpu_perf: glibc allocator pinning (observed through glibc's own counters) and the bf16 check."""
+"""mixskd_mm.engine.cpu_perf: glibc allocator pinning (observed through glibc's own counters) and the bf16 check."""
 import subprocess
 import sys
 
 import pytest
 
-from mixskd_mm.utils.cpu_perf import native_bf16, set_malloc
+from mixskd_mm.engine.cpu_perf import native_bf16, set_malloc
 
 # A fresh process: the allocator settings are process-wide. glibc's mallinfo2().hblkhd counts the bytes held in
 # mmap'ed chunks; a 64 MiB tensor lands there by default, in the heap once pinned, and a
 # 128 MiB one there again after 'default'.
 PROBE = '''
 import ctypes, torch
-from mixskd_mm.utils.cpu_perf import set_malloc
+from mixskd_mm.engine.cpu_perf import set_malloc
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
                 'arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost'.split()]

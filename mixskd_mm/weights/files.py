@@ -34,7 +34,7 @@ def read_weights(path: str) -> Tuple[StateDict, Dict[str, str]]:
 
     ``.safetensors`` files are read with safetensors; anything else with ``torch.load(weights_only=True)``
     (an mmengine checkpoint written by our Runner also loads, through the allow-list in
-    :mod:`mixskd_mm.utils.torch_load`). Nested ``state_dict`` / ``model`` / ``module`` entries are unwrapped.
+    :mod:`mixskd_mm.compat.weights_only`). Nested ``state_dict`` / ``model`` / ``module`` entries are unwrapped.
 
     Args:
         path: a ``.safetensors`` or ``.pth``/``.pt``/``.bin`` file.
@@ -74,7 +74,7 @@ def string_meta(meta: Optional[Mapping]) -> Dict[str, str]:
     """A checkpoint's ``meta`` as strings: strings as they are, other JSON-serialisable values as JSON, others dropped.
 
     The one form in which every export route (a checkpoint read by :func:`read_weights`, a live Runner in
-    ``ExportBackboneHook``) hands its run information to :func:`mixskd_mm.export.export_metadata`, so the routes
+    ``ExportBackboneHook``) hands its run information to :func:`mixskd_mm.weights.export.export_metadata`, so the routes
     write the same metadata for the same run. Tuples become JSON lists.
     """
     out = {}
@@ -215,7 +215,7 @@ def load_weights_file(module: nn.Module, path: str, prefix: Optional[str] = None
     Args:
         module: the target module.
         path: a weight file, or a timm model folder named ``local-dir:PATH`` / ``hf-hub:org/name``
-            (:mod:`mixskd_mm.utils.timm_sources`; its ``config.json`` architecture must be ``expected_arch``).
+            (:mod:`mixskd_mm.weights.timm_sources`; its ``config.json`` architecture must be ``expected_arch``).
         prefix: an explicit key prefix, see :func:`load_into`.
         expected_arch: the target's architecture name.
     """
