@@ -75,12 +75,19 @@ def test_missing_folder_and_ann_file(tmp_path, imagenet_root):
         _build(data_root=str(tmp_path / 'empty'), split='a')
 
 
+def test_bad_ann_line(imagenet_root):
+    with open(os.path.join(imagenet_root, 'bad.txt'), 'w') as f:
+        f.write('cat/cat_0.JPEG zero\n')
+    with pytest.raises(ValueError, match='bad.txt:1'):
+        _build(data_root=imagenet_root, ann_file='bad.txt')
+
+
 @pytest.mark.parametrize('line, message', [
     ('cat/cat_0.JPEG zero', "bad.txt:2: expected 'relative/path label' with a label index >= 0, got label 'zero'"),
     ('cat/cat_0.JPEG -1', "bad.txt:2: expected 'relative/path label' with a label index >= 0, got label '-1'"),
     ('cat/cat_0.JPEG', "bad.txt:2: expected 'relative/path label', got 'cat/cat_0.JPEG'"),
 ])
-def test_bad_ann_line(imagenet_root, line, message):
+def test_bad_ann_line_names_the_line_and_what_is_wrong(imagenet_root, line, message):
     with open(os.path.join(imagenet_root, 'bad.txt'), 'w') as f:
         f.write(f'cat/cat_0.JPEG 0\n{line}\n')
     with pytest.raises(ValueError, match=re.escape(message)):
