@@ -97,14 +97,16 @@ def export_metadata(meta: Mapping[str, str]) -> Dict[str, str]:
     return out
 
 
-def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optional[Dict[str, str]] = None) -> str:
+def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optional[Dict[str, str]] = None,
+                  file_format: str = 'mixskd_mm.backbone') -> str:
     """Write backbone tensors atomically: ``.safetensors`` (timm keys + string metadata) or ``.pth``.
 
     A ``.pth`` holds an mmengine-style ``{'state_dict': {'backbone.<timm key>': ...}, 'meta': {...}}``,
-    loadable with ``init_cfg=dict(type='Pretrained', checkpoint=FILE)`` at detector level.
+    loadable with ``init_cfg=dict(type='Pretrained', checkpoint=FILE)`` at detector level. ``file_format`` is the
+    metadata's ``format`` entry (a timm folder's ``model.safetensors`` says ``'pt'``, as Hub files do).
     """
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    meta = dict(metadata or {}, format='mixskd_mm.backbone')
+    meta = dict(metadata or {}, format=file_format)
     if out.endswith('.safetensors'):
         from safetensors.torch import save
         atomic_write_bytes(save(tensors, metadata=meta), out)

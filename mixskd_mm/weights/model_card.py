@@ -30,26 +30,26 @@ def _timestamp(experiment_name: str) -> Optional[str]:
     return found.group(1) if found else None
 
 
-def run_metrics(work_dir: str, meta: Mapping[str, str]) -> Dict[str, float]:
+def run_metrics(work_dir: str, meta: Mapping[str, str], cfg=None) -> Dict[str, float]:
     """The validation metrics of the checkpoint's epoch (``by_epoch`` logs) or iteration, from the run's own log.
 
     Args:
         work_dir: the run's work dir.
-        meta: the checkpoint's ``meta`` in string form (``experiment_name``, ``epoch``, ``iter``, ``cfg``).
+        meta: the checkpoint's ``meta`` in string form (``experiment_name``, ``epoch``, ``iter``).
+        cfg: the run's training config (``meta['cfg']`` parsed), whose ``log_processor.by_epoch`` says which; ``None``
+            means by epoch, mmengine's default.
 
     Returns:
         metric name -> value of the last validation record at that step in
         ``work_dir/<timestamp>/vis_data/<timestamp>.json`` (the timestamp ends ``experiment_name``); empty if the
         log or the record is not there.
     """
-    from mixskd_mm.weights.export import run_config
     stamp = _timestamp(meta.get('experiment_name', ''))
     if not stamp:
         return {}
     path = os.path.join(work_dir, stamp, 'vis_data', f'{stamp}.json')
     if not os.path.isfile(path):
         return {}
-    cfg = run_config(meta)
     by_epoch = True if cfg is None else cfg.get('log_processor', {}).get('by_epoch', True)
     step = int(meta.get('epoch' if by_epoch else 'iter', -1))
     found: Dict[str, float] = {}

@@ -20,7 +20,7 @@ import timm
 import torch
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
-from mixskd_mm.weights.export import BACKBONE_PREFIX, backbone_tensors, export_metadata, run_config
+from mixskd_mm.weights.export import BACKBONE_PREFIX, backbone_tensors, export_metadata, run_config, save_backbone
 from mixskd_mm.weights.files import STEM_OPTIONS, StateDict
 from mixskd_mm.weights.model_card import model_card, run_metrics
 
@@ -130,10 +130,10 @@ def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> Dict[str, obje
                 first_conv=own.get('first_conv'), classifier=own.get('classifier'), custom_load=False)
 
 
-def folder_config(meta: Mapping[str, str], tensors: StateDict, model: torch.nn.Module,
+def folder_config(cfg, meta: Mapping[str, str], metadata: Mapping[str, str], model: torch.nn.Module,
                   reasons: List[str]) -> Dict[str, object]:
-    """``config.json`` of the folder: timm's schema, plus a ``mixskd_mm`` section (metadata, timm compatibility)."""
-    cfg = run_config(meta)
+    """``config.json`` of the folder: timm's schema, plus a ``mixskd_mm`` section (the export ``metadata``, timm
+    compatibility). ``cfg`` is the run's training config, ``meta`` its checkpoint ``meta`` in string form."""
     bb = cfg.model.backbone
     args = dict(timm_model_args(bb), **_stem_options(bb))
     config: Dict[str, object] = dict(architecture=bb['model_name'], num_classes=model.num_classes,
@@ -146,7 +146,7 @@ def folder_config(meta: Mapping[str, str], tensors: StateDict, model: torch.nn.M
     config['pretrained_cfg'] = pretrained_cfg(cfg, model, bb.get('in_chans', 3))
     load = ('TimmStageBackbone(model_name={!r}, pretrained="local-dir:PATH"{})'.format(
         bb['model_name'], ''.join(f', {k}={v!r}' for k, v in _stem_options(bb).items())))
-    config['mixskd_mm'] = dict(export_metadata(meta), timm_compatible=not reasons, not_timm_compatible_because=reasons,
+    config['mixskd_mm'] = dict(metadata, timm_compatible=not reasons, not_timm_compatible_because=reasons,
                                load_with=load)
     return config
 
@@ -173,12 +173,10 @@ def write_timm_folder(state: Mapping[str, torch.Tensor], meta: Mapping[str, str]
                          'timm folder needs it. Export from a checkpoint written by tools/train.py, or export a '
                          'single file instead (OUT.safetensors).')
     tensors, model, reasons = timm_tensors(state, cfg.model.backbone, prefix, keep_classifier)
-    config = folder_config(meta, tensors, model, reasons)
-    metrics = run_metrics(work_dir, meta) if work_dir else {}
-    from safetensors.torch import save
-    file_meta = dict(export_metadata(meta), format='pt')
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(save(tensors, metadata=file_meta), os.path.join(out_dir, 'model.safetensors'))
+    metadata = export_metadata(meta)
+    config = folder_config(cfg, meta, metadata, model, reasons)
+    metrics = run_metrics(work_dir, meta, cfg) if work_dir else {}
+    save_backbone(tensors, os.path.join(out_dir, 'model.safetensors'), metadata, file_format='pt')
     atomic_write_bytes((json.dumps(config, indent=2) + '\n').encode(), os.path.join(out_dir, 'config.json'))
     card = model_card(cfg, meta, config, metrics)
     atomic_write_bytes(card.encode(), os.path.join(out_dir, 'README.md'))

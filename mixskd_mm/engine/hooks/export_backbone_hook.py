@@ -45,9 +45,9 @@ class ExportBackboneHook(Hook):
         meta = runner_meta(runner)
         folder = self.out_dir or runner.work_dir
         if self.filename:
-            out = osp.join(folder, self.filename)
-            save_backbone(backbone.state_dict(), out, export_metadata(meta))
-            runner.logger.info(f'exported the backbone ({len(backbone.state_dict())} tensors) to {out}')
+            out, state = osp.join(folder, self.filename), backbone.state_dict()
+            save_backbone(state, out, export_metadata(meta))
+            runner.logger.info(f'exported the backbone ({len(state)} tensors) to {out}')
         if self.timm_dir:
             from mixskd_mm.weights.timm_folder import write_timm_folder
             out = osp.join(folder, self.timm_dir)
