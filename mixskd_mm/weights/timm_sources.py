@@ -26,6 +26,7 @@ def is_timm_source(name: object) -> bool:
 
 
 def _local(name: str, folder: str) -> Tuple[str, Dict, str]:
+    """``(weights file, model_args, architecture)`` of a folder, its config parsed by timm."""
     from timm.models._hub import load_model_config_from_path
     if not os.path.isdir(folder):
         raise FileNotFoundError(f'{name}: {folder!r} is not a folder. A local-dir name points at a timm model '
@@ -34,24 +35,24 @@ def _local(name: str, folder: str) -> Tuple[str, Dict, str]:
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f'{name}: the folder has no {CONFIG_NAME} (it holds {sorted(os.listdir(folder))}). '
                                 f'A timm model folder needs config.json beside model.safetensors; {WRITE_HINT}.')
-    _, arch, _ = load_model_config_from_path(folder)
+    _, arch, model_args = load_model_config_from_path(folder)
     weights = os.path.join(folder, WEIGHTS_NAME)
     if not os.path.isfile(weights):
         raise FileNotFoundError(
             f'{name}: the folder has no {WEIGHTS_NAME} (it holds {sorted(os.listdir(folder))}). Only safetensors '
             f'weights are read (other formats would need unpickling); re-export the folder ({WRITE_HINT}) or '
             f'convert a trusted file once with safetensors.torch.save_file.')
-    return weights, _read_json(config_file), arch
+    return weights, model_args, arch
 
 
 def _hub(name: str, repo: str) -> Tuple[str, Dict, str]:
+    """``(weights file in the Hugging Face cache, model_args, architecture)`` of a Hub repository."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
     from timm.models import load_model_config_from_hf
     repo_id, _, revision = repo.partition('@')
     try:
-        _, arch, _ = load_model_config_from_hf(repo)
-        config_file = hf_hub_download(repo_id, CONFIG_NAME, revision=revision or None)
+        _, arch, model_args = load_model_config_from_hf(repo)
         weights = hf_hub_download(repo_id, WEIGHTS_NAME, revision=revision or None)
     except (EntryNotFoundError, LocalEntryNotFoundError) as err:
         offline = ' (HF_HUB_OFFLINE is set: only the local Hugging Face cache is searched)' \
@@ -59,12 +60,7 @@ def _hub(name: str, repo: str) -> Tuple[str, Dict, str]:
         raise FileNotFoundError(
             f'{name}: could not get {CONFIG_NAME} and {WEIGHTS_NAME} of {repo_id!r}{offline}. The repository must hold '
             f'a timm model folder with safetensors weights ({WRITE_HINT}, then upload it). Details: {err}') from None
-    return weights, _read_json(config_file), arch
-
-
-def _read_json(path: str) -> Dict:
-    with open(path, encoding='utf-8') as f:
-        return json.load(f)
+    return weights, model_args, arch
 
 
 def resolve_timm_source(name: str, expected_arch: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
@@ -84,13 +80,13 @@ def resolve_timm_source(name: str, expected_arch: Optional[str] = None) -> Tuple
         ValueError: the config's architecture is not ``expected_arch``.
     """
     kind, _, ident = name.partition(':')
-    weights, config, arch = _local(name, ident) if kind == 'local-dir' else _hub(name, ident)
+    weights, model_args, arch = _local(name, ident) if kind == 'local-dir' else _hub(name, ident)
     if expected_arch and arch.split('.')[0] != expected_arch.split('.')[0]:
         raise ValueError(f'{name}: its config.json says architecture {arch!r}, but the backbone is '
                          f'{expected_arch!r}. Set model_name={arch!r} on TimmStageBackbone (in a config: '
                          f'model.backbone.model_name={arch!r}), or load a folder exported from {expected_arch!r}.')
     meta = {'model_name': arch}
-    for option, value in (config.get('model_args') or {}).items():
+    for option, value in (model_args or {}).items():
         if option in ('cifar_stem', 'stem_act'):
             meta[option] = json.dumps(value)
     return weights, meta
