@@ -5,7 +5,8 @@ this package sets by default: memory format, glibc allocator and precision. Vari
 ``tools/train.py`` runs with the pretraining configs (``--channels-last``, ``--malloc pinned``, fp32 unless
 ``--amp``); ``replicate-ref`` reproduces the step before these defaults (contiguous tensors, glibc's default
 allocator, fp32), the reference of every ratio; ``replicate-contiguous``, ``replicate-mmap`` and
-``replicate-amp`` change one setting of ``replicate`` each, to measure it alone.
+``replicate-amp`` change one setting of ``replicate`` each, to measure it alone; ``replicate-auto`` and
+``conv-auto`` take ``channels_last='auto'`` (:mod:`mixskd_mm.models.memory_format`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ VARIANTS: Dict[str, Tuple[str, Dict[str, object]]] = {
     'replicate-contiguous': ('replicate', dict(channels_last=False)),
     'replicate-mmap': ('replicate', dict(malloc='default')),
     'replicate-amp': ('replicate', dict(amp=True)),
+    'replicate-auto': ('replicate', dict(channels_last='auto')),
+    'conv-auto': ('conv', dict(channels_last='auto')),
 }
 REFERENCE = 'replicate-ref'
 DEFAULT_RUNS = ('ce', 'ce-2b', 'replicate', 'conv', 'replicate-lowmem', REFERENCE)
@@ -42,7 +45,7 @@ class Run:
     model: nn.Module
     opt: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
-    channels_last: bool
+    channels_last: object  # True, False or 'auto'
     malloc: str
     amp: bool
     call: Callable[[Callable[[], None]], None]
@@ -71,7 +74,7 @@ def _in_main_thread(fn: Callable[[], None]) -> None:
     fn()
 
 
-def build_model(network: str, channels_last: bool, args: argparse.Namespace) -> nn.Module:
+def build_model(network: str, channels_last: object, args: argparse.Namespace) -> nn.Module:
     backbone = dict(type='TimmStageBackbone', model_name=args.model, cifar_stem=args.cifar_stem)
     if network in ('ce', 'ce-2b'):
         model = ImageClassifier(backbone, args.num_classes, channels_last=channels_last)
@@ -87,7 +90,7 @@ def build_model(network: str, channels_last: bool, args: argparse.Namespace) -> 
 def build_run(name: str, args: argparse.Namespace, arena: Optional[ArenaThread] = None) -> Run:
     network, fixed = VARIANTS[name]
     settings = dict(dict(channels_last=args.channels_last, malloc=args.malloc, amp=args.amp), **fixed)
-    model = build_model(network, bool(settings['channels_last']), args)
+    model = build_model(network, settings['channels_last'], args)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
     scaler = torch.amp.GradScaler('cuda', enabled=bool(settings['amp']) and args.device == 'cuda')
     call = arena if settings['malloc'] == 'default' and arena is not None else _in_main_thread
@@ -98,7 +101,7 @@ def batch(run: Run, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, tor
     """The batch of a variant: ``ce-2b`` takes the 2B images a MixSKD step forwards (the batch repeated)."""
     if run.network == 'ce-2b':
         x, y = torch.cat([x, x]), torch.cat([y, y])
-    return x.contiguous(memory_format=torch.channels_last if run.channels_last else torch.contiguous_format), y
+    return x.contiguous(memory_format=torch.channels_last if run.channels_last is True else torch.contiguous_format), y
 
 
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> None:

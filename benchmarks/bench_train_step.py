@@ -11,7 +11,9 @@ on CUDA). ``replicate-ref`` is the reference: the ``replicate`` step with contig
 allocator (its steps run in a thread of their own, so their buffers come from an arena the pinned variants do
 not keep memory in) and fp32, the step before these defaults; every variant's time is also given as a ratio to
 it, beside its ratio of forward multiply-adds. ``replicate-contiguous``, ``replicate-mmap`` and ``replicate-amp``
-(``--runs``) change one setting of ``replicate`` each. The adversarial term's discriminators run once per exit
+(``--runs``) change one setting of ``replicate`` each; ``replicate-auto`` and ``conv-auto`` run with
+``channels_last='auto'`` (each convolution shape in the layout timed faster on this machine, chosen after the first
+warm-up step). The adversarial term's discriminators run once per exit
 on both views in every variant (the reference included), as the model does.
 
 A step is mmengine's ``train_step`` after preprocessing: ``model.loss(x, y)``, sum of the ``'loss'`` entries,
@@ -43,6 +45,7 @@ Usage (from the repository root)::
     python benchmarks/bench_train_step.py --runs ce,conv --model test_resnet --no-cifar-stem  # a subset, tiny model
     python benchmarks/bench_train_step.py \\
         --runs replicate,replicate-ref,replicate-contiguous,replicate-mmap,replicate-amp  # each setting alone
+    python benchmarks/bench_train_step.py --runs ce,replicate,replicate-auto,conv,conv-auto,replicate-ref
 
 Also printed: this CPU's flags that bear on bf16 (``avx512_bf16``, ``amx_bf16``, ...).
 
@@ -114,7 +117,8 @@ def _ratio(value: Optional[float], target: Optional[float] = None) -> str:
 
 
 def _settings(s: Dict[str, Any]) -> str:
-    return f'{"cl" if s["channels_last"] else "contig"}/{s["malloc"]}/{"amp" if s["amp"] else "fp32"}'
+    layout = {True: 'cl', False: 'contig'}.get(s['channels_last'], s['channels_last'])
+    return f'{layout}/{s["malloc"]}/{"amp" if s["amp"] else "fp32"}'
 
 
 def print_variants(report: Dict[str, Any]) -> None:

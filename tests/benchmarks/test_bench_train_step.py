@@ -44,3 +44,16 @@ def test_bench_train_step_writes_all_variants(tmp_path):
     infer = report['inference']
     assert infer['deployable']['ms_forward'] > 0 and infer['timm']['ms_forward'] > 0
     assert infer['max_abs_output_diff'] < 1e-4  # same weights, same network: the exported model is timm's
+
+
+def test_auto_layout_variants_run_with_their_setting(tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = run_tool('benchmarks/bench_train_step.py', '--model', 'test_resnet', '--no-cifar-stem', '--batch', '4',
+                    '--img-size', '32', '--num-classes', '5', '--steps', '2', '--warmup', '1',
+                    '--runs', 'replicate-auto,conv-auto,replicate-ref', '--json', str(out))
+    variants = json.loads(out.read_text())['variants']
+    for name in ('replicate-auto', 'conv-auto'):
+        assert variants[name]['settings'] == dict(channels_last='auto', malloc='pinned', amp=False)
+        assert variants[name]['time_vs_ref'] > 0
+    assert 'auto/pinned/fp32' in proc.stdout
+    assert variants['replicate-auto']['fwd_gmacs'] == pytest.approx(variants['replicate-ref']['fwd_gmacs'])

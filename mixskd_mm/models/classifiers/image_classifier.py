@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +10,7 @@ from mmengine.model import BaseModel
 
 from mixskd_mm.registry import MODELS
 
+from .. import memory_format
 from ..heads import LinearClsHead
 from ..losses import mixed_ce
 from ._mixing import cutmix, mixup, sample_pairs
@@ -44,9 +45,11 @@ class ImageClassifier(BaseModel):
         alpha: Beta(alpha, alpha) concentration of the mixing coefficient.
         data_preprocessor: defaults to ``ClsDataPreprocessor`` without normalisation.
         init_cfg: mmengine init config.
-        channels_last: keep the 4-d weights and run the batches in ``torch.channels_last`` memory format (faster
-            convolutions on CPUs with oneDNN and on GPUs with AMP); the values are the same up to float rounding.
-            The pretraining configs turn it on; ``False`` keeps PyTorch's contiguous format.
+        channels_last: ``True`` keeps the 4-d weights and runs the batches in ``torch.channels_last`` memory format
+            (faster convolutions on GPUs with AMP, and on CPUs with oneDNN where the maps are large); the values are
+            the same up to float rounding. The pretraining configs turn it on; ``False`` keeps PyTorch's contiguous
+            format. ``'auto'`` runs each convolution in the format measured faster for its shape on this machine
+            (:mod:`mixskd_mm.models.memory_format`; choices are timed per process, so runs agree to rounding).
 
     Example:
         >>> m = ImageClassifier(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=10)
@@ -56,11 +59,14 @@ class ImageClassifier(BaseModel):
 
     def __init__(self, backbone: Dict, num_classes: int, mix: Optional[str] = None, alpha: float = 1.0,
                  data_preprocessor: Optional[Dict] = None, init_cfg: Optional[Dict] = None,
-                 channels_last: bool = False) -> None:
+                 channels_last: Union[bool, str] = False) -> None:
         super().__init__(data_preprocessor=data_preprocessor or copy.deepcopy(DEFAULT_PREPROCESSOR),
                          init_cfg=init_cfg)
         if mix not in (None, 'mixup', 'cutmix'):
             raise ValueError(f"mix must be None, 'mixup' or 'cutmix', got {mix!r}")
+        if channels_last not in (True, False, 'auto'):
+            raise ValueError(f"channels_last must be True, False or 'auto' (each convolution in the format timed "
+                             f'faster for its shape), got {channels_last!r}')
         self.backbone = MODELS.build(backbone)
         self.num_classes = num_classes
         self.mix = mix
@@ -71,12 +77,23 @@ class ImageClassifier(BaseModel):
 
     def apply_memory_format(self) -> None:
         """Put the 4-d parameters and buffers in the memory format ``channels_last`` asks for (the same tensors,
-        so an optimiser built before keeps them). Subclasses call it again once they have built their parts."""
-        if self.channels_last:
+        so an optimiser built before keeps them), or with ``'auto'`` give every convolution its format hook (the
+        weights stay contiguous). Subclasses call it again once they have built their parts."""
+        if self.channels_last == 'auto':
+            memory_format.attach(self)
+        elif self.channels_last:
             self.to(memory_format=torch.channels_last)
 
+    def tune_memory_formats(self) -> None:
+        """With ``channels_last='auto'``, time the convolution shapes met since the last call (see
+        :mod:`mixskd_mm.models.memory_format`). Runs at the start of every top-level call (``forward``, ``loss``),
+        so a choice never changes within a step or its recomputation."""
+        if self.channels_last == 'auto':
+            memory_format.tune_pending()
+
     def forward(self, inputs: torch.Tensor, data_samples: Optional[torch.Tensor] = None, mode: str = 'tensor'):
-        if self.channels_last and inputs.dim() == 4:
+        self.tune_memory_formats()
+        if self.channels_last is True and inputs.dim() == 4:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         if mode == 'loss':
             return self.loss(inputs, data_samples)
@@ -87,6 +104,7 @@ class ImageClassifier(BaseModel):
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+        self.tune_memory_formats()
         if self.mix is None:
             return dict(loss_ce=F.cross_entropy(self(inputs).float(), targets))
         lam, perm = sample_pairs(inputs.size(0), self.alpha, inputs.device)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -52,8 +52,9 @@ class MixSKD(ImageClassifier):
             memory of a CIFAR ResNet-18 ``replicate`` step from 3.3x to under 2.5x a CE step.
         data_preprocessor: defaults to ``ClsDataPreprocessor``.
         init_cfg: mmengine init config.
-        channels_last: weights and batches in ``torch.channels_last`` memory format (see
-            :class:`ImageClassifier`); the pretraining configs turn it on.
+        channels_last: ``True``: weights and batches in ``torch.channels_last`` memory format; ``'auto'``: each
+            convolution in the format timed faster for its shape (see :class:`ImageClassifier`). The pretraining
+            configs set ``True``.
 
     Example:
         >>> m = MixSKD(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=10)
@@ -66,7 +67,7 @@ class MixSKD(ImageClassifier):
                  kd_loss: Dict = dict(type='DistributionKDLoss', temperature=3.0),
                  feat_loss: Dict = dict(type='FeatureMapL2Loss'), adv_loss: Dict = dict(type='AdversarialFeatureLoss'),
                  exit_with_cp: CpMode = False, data_preprocessor: Optional[Dict] = None,
-                 init_cfg: Optional[Dict] = None, channels_last: bool = False) -> None:
+                 init_cfg: Optional[Dict] = None, channels_last: Union[bool, str] = False) -> None:
         super().__init__(backbone, num_classes, mix=None, alpha=alpha, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg, channels_last=channels_last)
         stages = self.backbone.out_indices
@@ -119,6 +120,7 @@ class MixSKD(ImageClassifier):
         return [head(p) for head, p in zip(self.exit_heads, pooled[:-1])] + [self.head(pooled[-1])]
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+        self.tune_memory_formats()
         b = inputs.size(0)
         lam, perm = sample_pairs(b, self.alpha, inputs.device)
         feats = self.exit_features(torch.cat([inputs, mixup(inputs, lam, perm)]))  # the one forward, 2B images
