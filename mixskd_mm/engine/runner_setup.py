@@ -103,7 +103,8 @@ def per_rank_seeds(cfg: Config) -> Config:
 
 
 #: hooks tools/train.py adds to every config (mixskd_mm, mmdet and mmseg alike)
-SAFETY_HOOKS = ('mixskd_mm.SanityCheckHook', 'mixskd_mm.NonFiniteLossHook', 'mixskd_mm.RNGStateHook')
+SAFETY_HOOKS = ('mixskd_mm.SanityCheckHook', 'mixskd_mm.NonFiniteLossHook', 'mixskd_mm.RNGStateHook',
+                'mixskd_mm.MemoryFormatHook')
 
 
 def add_safety_hooks(cfg: Config) -> Config:

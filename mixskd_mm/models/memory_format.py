@@ -150,6 +150,16 @@ def chosen() -> Dict[Signature, torch.memory_format]:
     return dict(_chosen)
 
 
+def restore(choices: Dict[Signature, torch.memory_format]) -> None:
+    """Take choices made before (a checkpoint's, :class:`~mixskd_mm.engine.hooks.MemoryFormatHook`): they replace
+    any made for the same signatures and are never timed again."""
+    for sig, fmt in choices.items():
+        if fmt not in FORMATS:
+            raise ValueError(f'a memory format choice must be channels_last or contiguous_format, got {fmt!r}')
+        _chosen[sig] = fmt
+        _pending.pop(sig, None)
+
+
 def reset() -> None:
     """Forget every choice and queued signature (the next calls run channels-last and are timed again)."""
     _chosen.clear()
