@@ -5,4 +5,5 @@ from .non_finite_loss_hook import NonFiniteLossHook
 from .rng_state_hook import RNGStateHook
 from .sanity_check_hook import SanityCheckHook, channel_problems
 
-__all__ = ['ExportBackboneHook', 'MemoryFormatHook', 'NonFiniteLossHook', 'RNGStateHook', 'SanityCheckHook', 'channel_problems']
+__all__ = ['ExportBackboneHook', 'MemoryFormatHook', 'NonFiniteLossHook', 'RNGStateHook', 'SanityCheckHook',
+           'channel_problems']
