@@ -72,7 +72,7 @@ class ImageClassifier(BaseModel):
         self.mix = mix
         self.alpha = alpha
         self.head = LinearClsHead(self.backbone.out_channels[-1], num_classes)
-        self.channels_last = channels_last
+        self.channels_last = channels_last if channels_last == 'auto' else bool(channels_last)
         self.apply_memory_format()
 
     def apply_memory_format(self) -> None:
