@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
 from . import analysis
-from .configs import DEFAULT_METHODS, METHODS
+from .configs import DEFAULT_METHODS, LAYOUTS, METHODS
 from .data import EMBEDDED, DataError, prepare_data
 from .plots import write_plots
 from .processes import ToolPool
@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--jobs', type=int, default=None, help='runs at once (default: 2 on a CPU with 2+ cores, or 1)')
     g.add_argument('--gpus', default=None, help='comma-separated GPU ids: one run per GPU')
     g.add_argument('--workers', type=int, default=0, help='data-loader worker processes per run')
+    g.add_argument('--channels-last', choices=LAYOUTS, default='off',
+                   help="memory layout of the pretraining runs (model.channels_last): off (contiguous), on, or auto "
+                        "(each convolution in the layout timed faster; README, Performance). A speed setting, like "
+                        "--jobs: it changes results at float rounding only")
     g.add_argument('--print-commands', action='store_true', help='print every run\'s command and stop')
     g.add_argument('--collect', action='store_true', help='only build the report from finished work directories')
     g.add_argument('--no-progress', action='store_true', help='no progress bars')
@@ -232,7 +236,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     record_settings(args.out, settings)
     split = 'test' if data['has_test'] else 'val'
     pre = dict(model=args.model, img_size=args.img_size or data['img_size'], epochs=args.epochs, batch=args.batch,
-               lr=args.lr, workers=args.workers)
+               lr=args.lr, workers=args.workers, channels_last=args.channels_last)
     runs = plan_pretraining(args.out, args.methods, args.seeds, parse_sweep(args.sweep), data, pre)
     pool = ToolPool(args.jobs, args.gpus, progress=not args.no_progress)
     pending = [r for r in runs if not r.finished]
@@ -277,7 +281,8 @@ def write_report(args: argparse.Namespace, data: Dict, split: str, runs: Sequenc
     transfer = analysis.transfer_summary(transfers, table)
     reliability = analysis.pooled_reliability(results, table, split)
     plots = write_plots(table, reliability, data['classes'], split, args.out)
-    settings = dict(settings_of(args), img_size=args.img_size or data['img_size'], jobs=args.jobs)
+    settings = dict(settings_of(args), img_size=args.img_size or data['img_size'], jobs=args.jobs,
+                    channels_last=args.channels_last)
     text = report_markdown(data, settings, table, pairs, chosen, transfer, results, transfers, split, plots)
     atomic_write_bytes(text.encode(), osp.join(args.out, 'report.md'))
     out = dict(settings=settings, data={k: v for k, v in data.items()}, split=split, summary=table,

@@ -25,11 +25,13 @@ METHODS = ('ce', 'mixup', 'cutmix', 'mixskd', 'mixskd-conv')
 DEFAULT_METHODS = ('ce', 'mixup', 'cutmix', 'mixskd')
 LABELS = {'ce': 'CE', 'mixup': 'Mixup', 'cutmix': 'CutMix', 'mixskd': 'MixSKD', 'mixskd-conv': 'MixSKD (conv exits)'}
 MIXSKD_METHODS = ('mixskd', 'mixskd-conv')
+#: ``--channels-last`` values: contiguous tensors, channels-last everywhere, or the layout timed faster per convolution
+LAYOUTS = ('off', 'on', 'auto')
 CHEAP_BASELINES = ('mixup', 'cutmix')
 
 
 def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[float],
-                 std: Sequence[float]) -> Dict:
+                 std: Sequence[float], layout: str = 'off') -> Dict:
     """The ``model`` entry of one method.
 
     Args:
@@ -38,6 +40,8 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
         num_classes: Number of classes.
         mean: Per-channel mean (0-255) of the training images.
         std: Per-channel std (0-255).
+        layout: One of :data:`LAYOUTS` (``--channels-last``): ``'off'`` leaves ``channels_last`` out (contiguous
+            tensors), ``'on'`` sets it ``True``, ``'auto'`` sets ``'auto'``.
 
     Returns:
         The model config dict.
@@ -50,6 +54,10 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
     backbone = dict(type='TimmStageBackbone', model_name=model_name, out_indices=(1, 2, 3, 4))
     common = dict(backbone=backbone, num_classes=num_classes,
                   data_preprocessor=dict(type='ClsDataPreprocessor', mean=list(mean), std=list(std)))
+    if layout not in LAYOUTS:
+        raise ValueError(f'unknown layout {layout!r}; choose from {", ".join(LAYOUTS)}')
+    if layout != 'off':
+        common['channels_last'] = True if layout == 'on' else 'auto'
     if method in MIXSKD_METHODS:
         return dict(type='MixSKD', exit_type='conv' if method == 'mixskd-conv' else 'replicate', alpha=0.4,
                     kd_loss=dict(type='DistributionKDLoss', temperature=3.0),
@@ -119,7 +127,8 @@ def run_config(method: str, seed: int, work_dir: str, data: Dict, data_dir: str,
                          convert_to_iter_based=True))
     cfg = dict(
         default_scope='mixskd_mm',
-        model=model_config(method, settings['model'], num_classes, data['mean'], data['std']),
+        model=model_config(method, settings['model'], num_classes, data['mean'], data['std'],
+                           settings.get('channels_last', 'off')),
         train_dataloader=_loader(data_dir, 'train', pipe['train'], batch, settings['workers'], True),
         val_dataloader=_loader(data_dir, 'val', pipe['test'], max(batch, 64), settings['workers'], False),
         val_evaluator=_evaluator(topk, osp.join(work_dir, 'val_scores.npz')),
