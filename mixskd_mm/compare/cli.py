@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--methods', default=','.join(DEFAULT_METHODS),
                    help=f'comma-separated, from {",".join(METHODS)} (default {",".join(DEFAULT_METHODS)})')
     g.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    g.add_argument('--amp', action='store_true',
+                   help='mixed precision in every pretraining run (tools/train.py --amp: fp16 on GPUs, bf16 on CPUs '
+                        'with native bf16; refused with the reason elsewhere). Fine-tunes stay fp32')
     g.add_argument('--sweep', action='append', default=[], metavar='KEY=V1,V2,...',
                    help='try each value of a config key (e.g. model.alpha=0.2,0.4,1.0); chosen on validation top-1')
     g.add_argument('--val-fraction', type=float, default=0.2, help='share of each class carved for validation')
@@ -118,7 +121,25 @@ def settings_of(args: argparse.Namespace) -> Dict:
                 det_data=path(args.det_data), seg_data=path(args.seg_data),
                 det_iters=args.det_iters if args.det_data else None,
                 seg_iters=args.seg_iters if args.seg_data else None, transfer_seeds=args.transfer_seeds,
-                det_options=args.det_options, seg_options=args.seg_options)
+                det_options=args.det_options, seg_options=args.seg_options, **({'amp': True} if args.amp else {}))
+
+
+def check_amp(gpus: Optional[str]) -> None:
+    """Refuse ``--amp`` before any run starts where ``tools/train.py --amp`` would refuse it in every run.
+
+    Raises:
+        RuntimeError: on a CPU run (no ``--gpus``) without native bf16, with the reason; with ``--gpus`` but no CUDA.
+    """
+    import torch
+
+    from mixskd_mm.engine.cpu_perf import native_bf16
+    if gpus:
+        if not torch.cuda.is_available():
+            raise RuntimeError('--amp with --gpus needs CUDA, and torch sees no GPU here')
+        return
+    supported, reason = native_bf16()
+    if not supported:
+        raise RuntimeError(f'--amp on this CPU: {reason}. Leave --amp out (fp32), or run on GPUs with --gpus')
 
 
 def load_data(args: argparse.Namespace) -> Dict:
@@ -230,13 +251,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     """Run, resume or collect a comparison; returns what ``results.json`` holds (``{}`` with ``--print-commands``)."""
     args = parse_args(argv)
     start = time.time()
+    if args.amp:
+        check_amp(args.gpus)
     settings = settings_of(args)
     check_settings(args.out, settings)
     data = load_data(args)
     record_settings(args.out, settings)
     split = 'test' if data['has_test'] else 'val'
     pre = dict(model=args.model, img_size=args.img_size or data['img_size'], epochs=args.epochs, batch=args.batch,
-               lr=args.lr, workers=args.workers, channels_last=args.channels_last)
+               lr=args.lr, workers=args.workers, channels_last=args.channels_last, amp=args.amp)
     runs = plan_pretraining(args.out, args.methods, args.seeds, parse_sweep(args.sweep), data, pre)
     pool = ToolPool(args.jobs, args.gpus, progress=not args.no_progress)
     pending = [r for r in runs if not r.finished]

@@ -143,7 +143,8 @@ def _setup_section(data: Dict, settings: Dict, split: str) -> List[str]:
              f'- Model: timm `{settings["model"]}`; {settings["epochs"]} epochs, batch {settings["batch"]}, SGD lr '
              f'{settings["lr"]} ({"1 warm-up epoch, " if settings["epochs"] > 1 else ""}cosine); '
              f'seeds {", ".join(map(str, settings["seeds"]))}; the same '
-             f'data, schedule and seeds for every method.',
+             f'data, schedule and seeds for every method'
+             + ('; mixed precision (`tools/train.py --amp`) in every pretraining run.' if settings.get('amp') else '.'),
              f'- Accuracy, calibration and per-class numbers are measured on {where}.']
     return lines + [f'- Note: {note}' for note in data.get('notes', [])]
 

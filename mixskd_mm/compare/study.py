@@ -111,6 +111,7 @@ class PretrainRun:
         work_dir: Its work directory (``out/runs/NAME``); its config is ``out/configs/NAME.py``.
         epochs: Training epochs (the final checkpoint is ``epoch_{epochs}.pth``).
         has_test: Whether a test split is evaluated after training.
+        amp: Whether it trains with mixed precision (``tools/train.py --amp``).
     """
 
     method: str
@@ -119,6 +120,7 @@ class PretrainRun:
     work_dir: str
     epochs: int
     has_test: bool
+    amp: bool = False
 
     @property
     def name(self) -> str:
@@ -139,7 +141,8 @@ class PretrainRun:
 
     def train_args(self, resume: bool = False) -> List[str]:
         """``tools/train.py`` arguments (``--resume`` continues from the last checkpoint in the work dir)."""
-        return ['tools/train.py', self.config, '--work-dir', self.work_dir] + (['--resume'] if resume else [])
+        return (['tools/train.py', self.config, '--work-dir', self.work_dir] + (['--amp'] if self.amp else [])
+                + (['--resume'] if resume else []))
 
     def test_args(self) -> List[str]:
         """``tools/test.py`` arguments: the test split, once, on the final checkpoint."""
@@ -179,7 +182,8 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], swe
         seeds: Seeds, the same for every method.
         sweep: Settings from :func:`parse_sweep`.
         data: The data summary (``compare.data.prepare_data``).
-        settings: The pretraining settings (``model``, ``img_size``, ``epochs``, ``batch``, ``lr``, ``workers``).
+        settings: The pretraining settings (``model``, ``img_size``, ``epochs``, ``batch``, ``lr``, ``workers``,
+            optionally ``channels_last`` and ``amp``).
 
     Returns:
         The runs.
@@ -192,7 +196,8 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], swe
         for setting, seed in itertools.product(points, seeds):
             tag = setting_tag(setting)
             work_dir = osp.join(out, 'runs', f'{method}{"_" + tag if tag else ""}_seed{seed}')
-            run = PretrainRun(method, seed, setting, work_dir, settings['epochs'], data['has_test'])
+            run = PretrainRun(method, seed, setting, work_dir, settings['epochs'], data['has_test'],
+                              amp=bool(settings.get('amp')))
             text = run_config(method, seed, work_dir, data, data_dir, settings, setting).pretty_text
             if not osp.isfile(run.config):
                 atomic_write_bytes(text.encode(), run.config)

@@ -2,7 +2,6 @@
 four modes), with every method and two seeds; resuming, refusing changed settings, sweeps, and bad data."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from _compare_data import CLASSES, MODES, TINY, compare, png_size, write_class_f
 from _helpers import ROOT, run_tool, tool_env
 from mmengine.config import Config
 
-from mixskd_mm.compare.configs import model_config
 from mixskd_mm.compare.data import DataError, prepare_data
 from mixskd_mm.compare.report import verdict
 from mixskd_mm.evaluation.metrics.calibration import load_scores
@@ -134,22 +132,6 @@ def test_print_commands_and_collect(folders, tmp_path):
         run_tool(*line.split()[1:])
     compare('--data', str(folders), '--out', str(out), '--methods', 'ce', '--seeds', '3', *TINY, '--collect')
     assert json.loads((out / 'results.json').read_text())['summary']['ce']['seeds'] == [3]
-
-
-def test_channels_last_reaches_every_generated_config_and_is_a_speed_setting(folders, tmp_path):
-    out = tmp_path / 'out'
-    args = ('--data', str(folders), '--out', str(out), '--methods', 'ce,mixskd', '--seeds', '0', *TINY,
-            '--print-commands')
-    compare(*args)
-    for name in ('ce_seed0', 'mixskd_seed0'):
-        assert 'channels_last' not in Config.fromfile(str(out / 'configs' / f'{name}.py')).model  # off: contiguous
-    shutil.rmtree(out / 'configs')
-    compare(*args, '--channels-last', 'auto')  # not refused as a changed setting: it changes rounding only
-    for name in ('ce_seed0', 'mixskd_seed0'):
-        assert Config.fromfile(str(out / 'configs' / f'{name}.py')).model.channels_last == 'auto'
-    assert 'channels_last' not in json.loads((out / 'settings.json').read_text())
-    with pytest.raises(ValueError, match="unknown layout 'yes'; choose from off, on, auto"):
-        model_config('ce', 'test_resnet', 2, [0, 0, 0], [1, 1, 1], 'yes')
 
 
 def test_sweep_is_chosen_on_validation(folders, tmp_path):
