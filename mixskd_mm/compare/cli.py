@@ -7,7 +7,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
@@ -21,15 +21,12 @@ from .study import (
     PretrainRun,
     SettingsChanged,
     check_settings,
-    last_value,
     parse_sweep,
     plan_pretraining,
     record_settings,
-    scalars,
 )
 
 DESCRIPTION = 'Does MixSKD pay off on my data? Compare CE, Mixup, CutMix and MixSKD pretraining, honestly.'
-TASKS = {'det': 'detection', 'seg': 'segmentation'}
 #: the methods' training cost, most expensive first (runs start in this order so that no long run starts last)
 COST_RANK = {'mixskd': 0, 'mixskd-conv': 1, 'cutmix': 2, 'mixup': 3, 'ce': 4}
 
@@ -125,19 +122,19 @@ def settings_of(args: argparse.Namespace) -> Dict:
 
 
 def check_amp(gpus: Optional[str]) -> None:
-    """Refuse ``--amp`` before any run starts where ``tools/train.py --amp`` would refuse it in every run.
+    """Refuse ``--amp`` before any run starts where ``tools/train.py --amp`` would refuse it in every run (the rule
+    of :func:`~mixskd_mm.engine.runner_setup.amp_support`; the runs see the GPUs this process sees).
 
     Raises:
-        RuntimeError: on a CPU run (no ``--gpus``) without native bf16, with the reason; with ``--gpus`` but no CUDA.
+        RuntimeError: with ``--gpus`` but no CUDA; on a CPU without native bf16, with the reason.
     """
     import torch
 
-    from mixskd_mm.engine.cpu_perf import native_bf16
-    if gpus:
-        if not torch.cuda.is_available():
-            raise RuntimeError('--amp with --gpus needs CUDA, and torch sees no GPU here')
-        return
-    supported, reason = native_bf16()
+    from mixskd_mm.engine.runner_setup import amp_support
+    cuda = torch.cuda.is_available()
+    if gpus and not cuda:
+        raise RuntimeError('--amp with --gpus needs CUDA, and torch sees no GPU here')
+    supported, reason = amp_support(cuda)
     if not supported:
         raise RuntimeError(f'--amp on this CPU: {reason}. Leave --amp out (fp32), or run on GPUs with --gpus')
 
@@ -189,63 +186,6 @@ def print_commands(runs: Sequence[PretrainRun], transfers: Sequence[Dict]) -> No
           '(srun python tools/test.py ... for the test commands); then rerun with --collect')
 
 
-# -- transfer -----------------------------------------------------------------------------------------------------
-def plan_transfer(args: argparse.Namespace, chosen: Dict[str, Dict], results: Sequence[Dict]) -> List[Dict]:
-    """Write one fine-tune config per task, method and seed (the method's chosen setting); return their specs."""
-    from . import transfer as tr
-    seeds = args.seeds[:args.transfer_seeds] if args.transfer_seeds else args.seeds
-    specs = []
-    for flag, task in TASKS.items():
-        config, folder = getattr(args, f'{flag}_config'), getattr(args, f'{flag}_data')
-        if not (config or folder):
-            continue
-        for method, pick in chosen.items():
-            for seed in seeds:
-                run = next(r for r in results if r['method'] == method and r['seed'] == seed
-                           and r['setting'] == pick['setting'])
-                name = f'{flag}_{method}_seed{seed}'
-                work, leaf = osp.join(args.out, 'transfer', name), osp.join(args.out, 'configs', f'{name}.py')
-                os.makedirs(work, exist_ok=True)
-                if config:
-                    info = tr.write_user_leaf(config, flag, run['backbone'], leaf)
-                else:
-                    info = tr.write_folder_leaf(folder, flag, run['backbone'], leaf,
-                                                iters=getattr(args, f'{flag}_iters'))
-                command = ['tools/train.py', leaf, '--work-dir', work]
-                options = getattr(args, f'{flag}_options')
-                if options:
-                    command += ['--cfg-options', *options]
-                specs.append(dict(task=task, flag=flag, method=method, seed=seed, work_dir=work, config=leaf,
-                                  metric=info['metric'], changes=info.get('changes', []), args=command,
-                                  command='python ' + ' '.join(command),
-                                  done=osp.isfile(osp.join(work, '.done'))))
-    return specs
-
-
-def transfer_value(spec: Dict) -> Optional[float]:
-    """The fine-tune's final metric in percent (``None`` when it has not finished)."""
-    records = scalars(spec['work_dir'])
-    value = last_value(records, spec['metric'])
-    if value is None:
-        if not spec['done']:
-            return None
-        value = 0.0  # CocoMetric logs nothing when no box passes the score threshold: an AP of 0
-    return value * 100 if spec['metric'].split('/')[0] in ('coco', 'pascal_voc') else value
-
-
-def fine_tune(pool: ToolPool, spec: Dict, args: argparse.Namespace) -> Dict:
-    """Run (or resume) one fine-tune."""
-    name = osp.basename(spec['work_dir'])
-    command = list(spec['args'])
-    if osp.isfile(osp.join(spec['work_dir'], 'last_checkpoint')):
-        command.append('--resume')
-    result = pool.run(name, command, _log(args, name))
-    atomic_write_bytes(json.dumps(dict(seconds=round(result.seconds, 1), max_rss_mib=round(result.max_rss_mib, 1)))
-                       .encode(), osp.join(spec['work_dir'], '.done'))
-    spec['done'] = True
-    return spec
-
-
 # -- main ---------------------------------------------------------------------------------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
     """Run, resume or collect a comparison; returns what ``results.json`` holds (``{}`` with ``--print-commands``)."""
@@ -279,6 +219,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     topk = min(5, len(data['classes']))
     results = [analysis.run_result(r, args.batch, topk, data['splits']['train']['images']) for r in runs]
     chosen = analysis.choose_settings(results)
+    from .transfer.runs import fine_tune, plan_transfer, transfer_value
     specs = plan_transfer(args, chosen, results)
     if args.print_commands:
         print_commands(runs, specs)
@@ -286,7 +227,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     todo = [s for s in specs if not s['done']]
     if todo and not args.collect:
         print(f'[compare] {len(todo)} fine-tune(s) to do', flush=True)
-        pool.map([lambda s=s: fine_tune(pool, s, args) for s in todo])
+        pool.map([lambda s=s: fine_tune(pool, s, _log(args, osp.basename(s['work_dir']))) for s in todo])
     transfers = []
     for s in specs:
         value = transfer_value(s)

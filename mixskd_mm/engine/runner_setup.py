@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
@@ -116,6 +116,19 @@ def add_safety_hooks(cfg: Config) -> Config:
     return cfg
 
 
+def amp_support(cuda: bool) -> Tuple[bool, str]:
+    """Whether ``--amp`` can train here: always on a GPU (fp16), on a CPU only with native bf16.
+
+    Args:
+        cuda: whether the run will see a GPU.
+
+    Returns:
+        ``(supported, reason)``; on a CPU the reason of :func:`~mixskd_mm.engine.cpu_perf.native_bf16`.
+    """
+    from .cpu_perf import native_bf16
+    return (True, 'CUDA: fp16 with loss scaling') if cuda else native_bf16()
+
+
 def enable_amp(cfg: Config) -> Config:
     """Mixed precision for ``tools/train.py --amp``: on a GPU, MMEngine's ``AmpOptimWrapper`` (fp16, dynamic loss
     scale); on a CPU with native bf16 (AVX-512 BF16 or AMX), :class:`~mixskd_mm.engine.CpuBf16AmpOptimWrapper`
@@ -128,13 +141,11 @@ def enable_amp(cfg: Config) -> Config:
     """
     import torch
 
-    from .cpu_perf import native_bf16
     wrapper = cfg.optim_wrapper
     cuda = torch.cuda.is_available()
-    if not cuda:
-        supported, reason = native_bf16()
-        if not supported:
-            raise RuntimeError(f'--amp without a GPU needs a CPU with native bf16, and {reason}; run without --amp')
+    supported, reason = amp_support(cuda)
+    if not supported:
+        raise RuntimeError(f'--amp without a GPU needs a CPU with native bf16, and {reason}; run without --amp')
     if wrapper.get('type', 'OptimWrapper') in ('OptimWrapper', 'mmengine.OptimWrapper'):
         wrapper.type = 'AmpOptimWrapper' if cuda else 'mixskd_mm.CpuBf16AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')

@@ -60,6 +60,9 @@ def test_amp_is_refused_before_any_run_where_it_cannot_work(folders, tmp_path, m
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(RuntimeError, match='--amp with --gpus needs CUDA'):
         cli.check_amp('0,1')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cli.check_amp(None)  # the runs see this GPU without --gpus too: fp16 there, whatever the CPU's flags
+    cli.check_amp('0')
 
 
 def test_the_report_says_when_the_runs_used_mixed_precision():

@@ -9,7 +9,8 @@ Two writers, both deterministic (the same inputs give the same bytes) and atomic
   ``configs/demo/fpn_...py``) on a data folder: a COCO-format folder for detection, an mmseg-layout folder for
   segmentation.
 
-What both share (the backbone file, schedules, the metric key) is in :mod:`.common`; the leaf writer in :mod:`.leaf`.
+What both share (the backbone file, schedules, the metric key) is in :mod:`.common`; the leaf writer in :mod:`.leaf`;
+the comparison's fine-tunes (planning the leaves, running them, reading their metric back) in :mod:`.runs`.
 Class names, data roots and annotation files are written into the leaf itself, never passed as ``--cfg-options``:
 mmengine's parser turns a class called ``'0'`` into ``0`` and drops the spaces of ``'Ankle boot'``.
 
