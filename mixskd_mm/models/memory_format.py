@@ -83,14 +83,12 @@ def _format_hook(conv: nn.Conv2d, args: Tuple) -> Optional[Tuple]:
     return (x.contiguous(memory_format=fmt),) + tuple(args[1:])
 
 
-def attach(model: nn.Module) -> int:
-    """Give every ``nn.Conv2d`` of ``model`` the format hook (once: calling again adds nothing); return how many."""
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    for conv in convs:
-        if not getattr(conv, '_auto_memory_format', False):
+def attach(model: nn.Module) -> None:
+    """Give every ``nn.Conv2d`` of ``model`` the format hook (once: calling again adds nothing)."""
+    for conv in model.modules():
+        if isinstance(conv, nn.Conv2d) and not getattr(conv, '_auto_memory_format', False):
             conv.register_forward_pre_hook(_format_hook)
             conv._auto_memory_format = True
-    return len(convs)
 
 
 def time_call(sig: Signature, fmt: torch.memory_format, calls: int = TIMED_CALLS) -> float:

@@ -32,9 +32,7 @@ def load_choices(entries: List[Tuple]) -> int:
     for fields, layout in entries:
         sig = memory_format.Signature(*fields)
         sig = sig._replace(dtype=getattr(torch, sig.dtype), autocast=getattr(torch, sig.autocast) if sig.autocast
-                           else None, input_shape=tuple(sig.input_shape), weight_shape=tuple(sig.weight_shape),
-                           stride=tuple(sig.stride), dilation=tuple(sig.dilation),
-                           padding=tuple(sig.padding) if isinstance(sig.padding, (list, tuple)) else sig.padding)
+                           else None)
         chosen[sig] = _LAYOUTS[layout]
     memory_format.restore(chosen)
     return len(chosen)
