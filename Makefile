@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test lint demo demo-quick clean-venv
+.PHONY: setup test test-modes lint demo demo-quick clean-venv
 
 setup:
 	bash tools/setup_env.sh
@@ -11,8 +11,25 @@ setup:
 # cores' threads among them. `make test TEST_JOBS=1` runs the suite in one process.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
+# TEST_ISA makes this CPU pick the kernel families another CPU would (fp32 sums then round differently):
+#   avx2    oneDNN's convolutions and ATen's vectorised kernels capped at AVX2 (a CPU without AVX-512)
+#   avx512  oneDNN at AVX-512 without AMX or bf16 units, ATen's AVX-512 kernels (an AMD EPYC picks AVX2 for ATen)
+TEST_ISA ?=
+ISA_ENV_avx2 := ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
+ISA_ENV_avx512 := ONEDNN_MAX_CPU_ISA=AVX512_CORE ATEN_CPU_CAPABILITY=avx512
+ISA_ENV := $(if $(TEST_ISA),$(or $(ISA_ENV_$(TEST_ISA)),$(error TEST_ISA=$(TEST_ISA): use avx2, avx512 or leave it empty)),)
+
 test: setup
-	$(PY) -m pytest -q -n $(TEST_JOBS) tests
+	$(ISA_ENV) $(PY) -m pytest -q -n $(TEST_JOBS) tests
+
+# The suite as each CPU and thread count of ours would run it, one mode after the other (4 runs, about 45 minutes on
+# 2 cores): JOBS:ISA = two workers of one thread and one worker of two threads, with this CPU's kernels and another's.
+TEST_MODES ?= 2: 1: 2:avx2 1:avx512
+test-modes: setup
+	@for mode in $(TEST_MODES); do jobs=$${mode%%:*}; isa=$${mode#*:}; \
+	  echo "[test-modes] TEST_JOBS=$$jobs TEST_ISA=$$isa"; \
+	  $(MAKE) --no-print-directory test TEST_JOBS=$$jobs TEST_ISA=$$isa || exit 1; \
+	done
 
 lint: setup
 	$(PY) -m ruff check mixskd_mm tools tests configs benchmarks
