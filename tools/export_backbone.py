@@ -52,6 +52,14 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.format == 'timm' and args.out.endswith(('.safetensors', '.pth', '.pt')):
         sys.exit(f'error: --format timm writes a folder, but {args.out!r} looks like a file name; pass a folder')
+    if args.format == 'timm' and osp.exists(args.out) and not osp.isdir(args.out):
+        sys.exit(f'error: --format timm writes a folder, but {args.out!r} is an existing file; pass a folder')
+    if args.format == 'file' and osp.isdir(args.out):
+        sys.exit(f'error: OUT {args.out!r} is a folder; expected a file name ending in .safetensors or .pth '
+                 f'(or pass --format timm to write a timm model folder into it)')
+    if args.work_dir and not osp.isdir(args.work_dir):
+        sys.exit(f"error: --work-dir {args.work_dir!r} is not a folder; expected the run's work dir (the one "
+                 f'holding its logs), or leave --work-dir out')
     try:
         if args.format == 'timm':
             return export_folder(args)

@@ -19,9 +19,16 @@ def main(argv=None):
     p.add_argument('checkpoint')
     runner_setup.add_common_args(p)
     args = runner_setup.parse_cli(p, argv)
-    cfg = runner_setup.load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
-    cfg.load_from = args.checkpoint
-    check_data_paths(cfg, splits=('test',))
+    try:
+        cfg = runner_setup.load_config(args.config, args.cfg_options, work_dir=args.work_dir,
+                                       launcher=args.launcher)
+        runner_setup.check_checkpoint(args.checkpoint, 'checkpoint')
+        runner_setup.check_work_dir(cfg.work_dir)
+        runner_setup.check_backbone_weights(cfg)
+        cfg.load_from = args.checkpoint
+        check_data_paths(cfg, splits=('test',))
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
     metrics = runner_setup.build_runner(cfg).test()
     runner_setup.finish_distributed()
     return metrics

@@ -34,22 +34,37 @@ def parse_args(argv=None):
     return runner_setup.parse_cli(p, argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    malloc_set = set_malloc(args.malloc)  # before the first big allocation
+def prepare_config(args):
+    """The config of the run, every file and folder it names checked first.
+
+    Raises:
+        FileNotFoundError, ValueError: a missing or wrong config, work dir, checkpoint or data folder, with its path.
+    """
     cfg = runner_setup.load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
+    runner_setup.check_work_dir(cfg.work_dir)
     runner_setup.add_safety_hooks(cfg)
     runner_setup.per_rank_seeds(cfg)  # distributed: each process draws its own lam and permutation
-    check_data_paths(cfg, splits=('train', 'val'))
-    if args.amp:
-        runner_setup.enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    runner_setup.check_checkpoint(cfg.get('load_from'), '--resume checkpoint' if args.resume else 'load_from')
+    runner_setup.check_backbone_weights(cfg)
+    check_data_paths(cfg, splits=('train', 'val'))
+    return cfg
 
+
+def main(argv=None):
+    args = parse_args(argv)
+    malloc_set = set_malloc(args.malloc)  # before the first big allocation
+    try:
+        cfg = prepare_config(args)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
+    if args.amp:
+        runner_setup.enable_amp(cfg)
     runner = runner_setup.build_runner(cfg)
     runner.logger.info(f'glibc allocator: {args.malloc}' + ('' if malloc_set else ' (not set: no glibc here)'))
     runner.train()

@@ -14,6 +14,7 @@ from mixskd_mm.utils.atomic_io import atomic_write_bytes
 from . import analysis
 from .configs import DEFAULT_METHODS, LAYOUTS, METHODS
 from .data import EMBEDDED, DataError, prepare_data
+from .options import check_options
 from .plots import write_plots
 from .processes import ToolPool
 from .report import console_table, report_markdown
@@ -55,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='try each value of a config key (e.g. model.alpha=0.2,0.4,1.0); chosen on validation top-1')
     g.add_argument('--val-fraction', type=float, default=0.2, help='share of each class carved for validation')
     g.add_argument('--max-per-class', type=int, default=None, help='use at most N training images per class')
+    g.add_argument('--drop-duplicates', action='store_true',
+                   help='drop from validation and test the images that are the same picture (same bytes or same '
+                        'decoded pixels) as an image of an earlier split (train, then val); they are warned about '
+                        'either way')
     g.add_argument('--per-class', type=int, default=500, help=f'{EMBEDDED}: training images per class')
     g.add_argument('--val-per-class', type=int, default=100, help=f'{EMBEDDED}: validation images per class')
     g.add_argument('--data-root', default=None, help=f'{EMBEDDED}: IDX folder (default: the Debian package)')
@@ -88,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and check the command line; fill in the defaults that depend on other options."""
     args = build_parser().parse_args(argv)
+    check_options(args)
     args.methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown or not args.methods:
@@ -118,7 +124,8 @@ def settings_of(args: argparse.Namespace) -> Dict:
                 det_data=path(args.det_data), seg_data=path(args.seg_data),
                 det_iters=args.det_iters if args.det_data else None,
                 seg_iters=args.seg_iters if args.seg_data else None, transfer_seeds=args.transfer_seeds,
-                det_options=args.det_options, seg_options=args.seg_options, **({'amp': True} if args.amp else {}))
+                det_options=args.det_options, seg_options=args.seg_options, **({'amp': True} if args.amp else {}),
+                **({'drop_duplicates': True} if args.drop_duplicates else {}))
 
 
 def check_amp(gpus: Optional[str]) -> None:
@@ -147,7 +154,7 @@ def load_data(args: argparse.Namespace) -> Dict:
             return json.load(f)
     embedded = dict(per_class=args.per_class, val_per_class=args.val_per_class, data_root=args.data_root)
     return prepare_data(args.data, args.out, args.val_fraction, max_per_class=args.max_per_class,
-                        embedded=embedded)
+                        embedded=embedded, drop_duplicates=args.drop_duplicates)
 
 
 def _log(args: argparse.Namespace, name: str) -> str:
@@ -255,6 +262,8 @@ def write_report(args: argparse.Namespace, data: Dict, split: str, runs: Sequenc
     atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(args.out, 'results.json'))
     print('\n'.join(console_table(table, transfer)))
     print(f'\n[compare] {text.split("## Verdict")[1].split("## Setup")[0].strip()}')
+    if data.get('duplicates', {}).get('message'):  # said when the data were read, and again beside the numbers
+        print(f'[compare] warning: {data["duplicates"]["message"]}')
     print(f'[compare] wrote {args.out}/report.md, results.json and {len(plots)} plots', flush=True)
     return out
 

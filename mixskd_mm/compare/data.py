@@ -5,7 +5,10 @@
     OUT/data/classes.txt               one class name per line, in label order (taken from the training split)
     OUT/data/{train,val,test}.txt      'ABSOLUTE/PATH label' lines (test only when the source has a test split)
     OUT/data/data.json                 the summary: source, layout, classes, per-class counts, image sizes and modes,
-                                       the default image size and the per-channel mean / std of the training images
+                                       the default image size, the per-channel mean / std of the training images,
+                                       and the images found in two splits (:mod:`.duplicates`)
+    OUT/data/duplicates.txt            every such image, when there are any: 'split path earlier_split path kind'
+                                       lines, tab-separated
 
 Sources (``--data``):
 
@@ -37,6 +40,7 @@ import numpy as np
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
+from .duplicates import check_splits
 from .sources import (
     EMBEDDED,
     SPLITS,
@@ -154,8 +158,11 @@ def default_img_size(sizes: Dict) -> int:
 
 def _write_lines(path: str, lines: Sequence[str]) -> None:
     atomic_write_bytes(''.join(line + '\n' for line in lines).encode('utf-8'), path)
+
+
 def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int = 0,
-                 max_per_class: Optional[int] = None, embedded: Optional[Dict] = None) -> Dict:
+                 max_per_class: Optional[int] = None, embedded: Optional[Dict] = None,
+                 drop_duplicates: bool = False) -> Dict:
     """Read ``--data``, check it, carve a validation split if needed, and write the split lists (module docstring).
 
     Args:
@@ -165,6 +172,8 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
         seed: Seed of that carve and of the ``max_per_class`` subsample.
         max_per_class: Keep at most this many training images per class (a seeded subsample); ``None``: all.
         embedded: For ``'fashion-mnist'``: ``per_class``, ``val_per_class`` and optionally ``data_root``.
+        drop_duplicates: Drop the validation and test images that are the same picture as an image of an earlier
+            split (:func:`~mixskd_mm.compare.duplicates.check_splits`); they are warned about and noted either way.
 
     Returns:
         What ``data.json`` holds.
@@ -172,7 +181,6 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
     Raises:
         DataError: for every problem of the data, with the file or folder it concerns.
     """
-    folder = osp.join(out_dir, 'data')
     folder = osp.join(out_dir, 'data')
     os.makedirs(folder, exist_ok=True)
     classes, splits, layout, name = _read_source(source, folder, embedded)
@@ -190,6 +198,8 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
     for split in ('val', 'test'):
         if split in splits:
             inspect_images([p for p, _ in splits[split]], stats_limit=0)
+    duplicates, note = check_splits(splits, folder, drop_duplicates)
+    notes += [note] if note else []
     _write_lines(osp.join(folder, 'classes.txt'), classes)
     for split, samples in splits.items():
         _write_lines(osp.join(folder, f'{split}.txt'), [f'{osp.abspath(p)} {label}' for p, label in samples])
@@ -198,7 +208,8 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
                                        per_class=[sum(1 for _, lab in samples if lab == c)
                                                   for c in range(len(classes))])
                            for split, samples in splits.items()},
-                   has_test='test' in splits, img_size=default_img_size(info['sizes']), notes=notes, **info)
+                   has_test='test' in splits, img_size=default_img_size(info['sizes']), notes=notes,
+                   duplicates=duplicates, **info)
     atomic_write_bytes(json.dumps(summary, indent=1).encode(), osp.join(folder, 'data.json'))
     return summary
 

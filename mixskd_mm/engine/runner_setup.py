@@ -1,6 +1,7 @@
 """Config handling shared by tools/train.py and tools/test.py (mm's usual CLI semantics)."""
 from __future__ import annotations
 
+import os
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
@@ -28,7 +29,6 @@ def add_common_args(parser) -> None:
 
 def parse_cli(parser, argv=None):
     """Parse ``argv``; exports ``LOCAL_RANK`` for launchers that pass ``--local-rank`` instead."""
-    import os
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -58,6 +58,96 @@ def finish_distributed() -> None:
         dist.destroy_process_group()
 
 
+class PathError(ValueError):
+    """A file or folder given to ``tools/train.py`` / ``tools/test.py`` is not what it should be; the message names
+    it and says what was expected. The tools print it as one line."""
+
+
+#: the files ``Config.fromfile`` reads
+CONFIG_SUFFIXES = ('.py', '.yml', '.yaml', '.json')
+#: what a config is, for the messages
+CONFIG_EXPECTED = 'a config file (.py, or .yml/.yaml/.json), e.g. configs/mixskd/mixskd_resnet18_1xb64_cifar100.py'
+#: what ``--resume CKPT``, ``load_from`` and ``tools/test.py CHECKPOINT`` must be
+CHECKPOINT_EXPECTED = 'a checkpoint written by tools/train.py (WORK_DIR/epoch_N.pth or iter_N.pth)'
+
+
+def check_config_path(path: str) -> None:
+    """Refuse a config path that is missing, a folder, or not a config file (a checkpoint given first, say).
+
+    Raises:
+        FileNotFoundError: no such path.
+        PathError: a folder, or a file of another kind (named by its suffix).
+    """
+    if not osp.exists(path):
+        raise FileNotFoundError(f'config file not found: {path!r}')
+    if osp.isdir(path):
+        raise PathError(f'config {path!r} is a folder; expected {CONFIG_EXPECTED}')
+    suffix = osp.splitext(path)[1]
+    if suffix not in CONFIG_SUFFIXES:
+        hint = ' A checkpoint goes after the config: tools/test.py CONFIG CHECKPOINT.' \
+            if suffix in ('.pth', '.pt', '.safetensors') else ''
+        raise PathError(f'config {path!r} is not a config file (suffix {suffix or "none"!r}); '
+                        f'expected {CONFIG_EXPECTED}.{hint}')
+
+
+def check_work_dir(path: str) -> None:
+    """Refuse a work dir that is a file, lies under a file, or cannot be created or written (cheap ``os.access``).
+
+    Raises:
+        PathError: with the path and what to do.
+    """
+    existing = osp.abspath(path)
+    while not osp.exists(existing):
+        existing = osp.dirname(existing)
+    if not osp.isdir(existing):
+        raise PathError(f'work dir {path!r}: {existing!r} is a file; expected a folder (created if missing) for the '
+                        f'logs and checkpoints. Pass another --work-dir')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PathError(f'work dir {path!r}: {existing!r} is not writable; expected a folder you can write the logs '
+                        f'and checkpoints to. Pass another --work-dir')
+
+
+def check_checkpoint(path: Optional[str], what: str) -> None:
+    """Refuse a local checkpoint MMEngine would fail to load only once the Runner is built (URLs are left to it).
+
+    Args:
+        path: ``--resume CKPT``, the config's ``load_from``, or ``tools/test.py CHECKPOINT``; ``None``: nothing.
+        what: how it was given, for the message.
+
+    Raises:
+        FileNotFoundError: no such file.
+        WeightsFileError: a folder, an empty or truncated file, a safetensors file, or not a torch file.
+    """
+    if not path or '://' in path:
+        return
+    from mixskd_mm.weights.files import check_weights_file
+    check_weights_file(path, what, safetensors=False, expected=CHECKPOINT_EXPECTED,
+                       remake='use another checkpoint of the run (WORK_DIR/epoch_*.pth), or copy it again if it was '
+                              'cut short')
+
+
+def check_backbone_weights(cfg: Config) -> None:
+    """Refuse a ``TimmStageBackbone``'s ``pretrained=`` / ``init_cfg`` Pretrained file that cannot be weights, before
+    the Runner is built (it would fail there, from inside the model's construction). ``local-dir:``, ``hf-hub:`` and
+    URLs are left to the loader.
+
+    Raises:
+        FileNotFoundError: no such file.
+        WeightsFileError: a folder, an empty or truncated file, not a safetensors / torch file; named by its key.
+    """
+    from mixskd_mm.weights.files import check_weights_file
+    from mixskd_mm.weights.timm_sources import is_timm_source
+    backbone = (cfg.get('model') or {}).get('backbone') or {}
+    if not str(backbone.get('type', '')).endswith('TimmStageBackbone'):
+        return
+    init_cfg = backbone.get('init_cfg')
+    for key, path in (('model.backbone.pretrained', backbone.get('pretrained')),
+                      ('model.backbone.init_cfg.checkpoint', init_cfg.get('checkpoint')
+                       if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' else None)):
+        if isinstance(path, str) and '://' not in path and not is_timm_source(path):
+            check_weights_file(path, key)
+
+
 def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
     """Read a config (``mmdet::``/``mmseg::`` bases resolve), apply overrides, set work_dir and launcher.
@@ -67,10 +157,18 @@ def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir
         cfg_options: ``KEY=VALUE`` overrides as given to ``--cfg-options``.
         work_dir: overrides the config's ``work_dir``; default ``work_dirs/<config name>``.
         launcher: ``none``, ``pytorch``, ``slurm`` or ``mpi``.
+
+    Raises:
+        FileNotFoundError: no such config.
+        PathError: not a config file, or one that does not parse (the file and mmengine's reason).
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path!r}')
-    cfg = Config.fromfile(path)
+    check_config_path(path)
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as err:  # noqa: BLE001 - mmengine raises SyntaxError, OSError, NameError, ... for a bad config
+        reason = ' '.join(str(err).split()) or type(err).__name__
+        raise PathError(f'config {path!r} cannot be read ({type(err).__name__}: {reason[:500]}); expected '
+                        f'{CONFIG_EXPECTED}') from err
     if cfg_options:
         cfg.merge_from_dict(parse_cfg_options(cfg_options))
     if work_dir is not None:

@@ -64,10 +64,14 @@ def read_checkpoint(path: str) -> Tuple[StateDict, Dict[str, str]]:
     """``(state_dict, meta)`` of an mmengine checkpoint, read by :func:`~mixskd_mm.weights.files.read_weights`.
 
     Weights-only (allow-listed mmengine types); ``meta`` in :func:`~mixskd_mm.weights.files.string_meta` form.
+
+    Raises:
+        FileNotFoundError: no such path.
+        WeightsFileError: not a checkpoint (a folder, empty, truncated, another format), with the file's name.
     """
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f'checkpoint not found: {path!r}')
-    return read_weights(path)
+    return read_weights(path, what='checkpoint')
 
 
 def runner_meta(runner) -> Dict[str, str]:

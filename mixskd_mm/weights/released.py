@@ -29,7 +29,7 @@ from typing import Dict, List, Mapping, Optional
 import torch
 
 from mixskd_mm.weights.export import save_backbone
-from mixskd_mm.weights.files import StateDict
+from mixskd_mm.weights.files import StateDict, WeightsFileError, check_weights_file
 
 #: the parts of a released ``net`` and what they are
 NET_PARTS = {'backbone.': 'the backbone', 'auxiliary_classifier.': 'the exits',
@@ -124,11 +124,16 @@ def load_released(path: str) -> Mapping:
         FileNotFoundError: no such file.
         ReleasedCheckpointError: not a torch file, or one holding objects beyond tensors and numbers.
     """
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f'released checkpoint not found: {path!r}')
     if path.endswith('.safetensors'):
         raise ReleasedCheckpointError(f'{path!r} is a safetensors file, not {LAYOUT}. An exported backbone loads '
                                       f'as it is: TimmStageBackbone(..., pretrained=FILE).')
+    try:
+        check_weights_file(path, 'released checkpoint', expected=LAYOUT,
+                           remake='download it again')
+    except WeightsFileError as err:
+        raise ReleasedCheckpointError(str(err)) from None
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
@@ -263,6 +268,9 @@ def convert_released(src: str, out: str, arch: str = 'auto', keep_classifier: bo
     """
     if not out.endswith(('.safetensors', '.pth', '.pt')):
         raise ReleasedCheckpointError(f'the output must end in .safetensors (recommended) or .pth, got {out!r}')
+    if os.path.isdir(out):
+        raise ReleasedCheckpointError(f'the output {out!r} is a folder; expected a file name ending in .safetensors '
+                                      f'(recommended) or .pth')
     ckpt = load_released(src)
     name = os.path.basename(src)
     net = released_net(ckpt, name)

@@ -35,7 +35,13 @@ def _local(name: str, folder: str) -> Tuple[str, Dict, str]:
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f'{name}: the folder has no {CONFIG_NAME} (it holds {sorted(os.listdir(folder))}). '
                                 f'A timm model folder needs config.json beside model.safetensors; {WRITE_HINT}.')
-    _, arch, model_args = load_model_config_from_path(folder)
+    try:
+        _, arch, model_args = load_model_config_from_path(folder)
+    except (ValueError, LookupError, TypeError, AttributeError) as err:  # bad JSON, no architecture, not a dict
+        from .files import WeightsFileError
+        raise WeightsFileError(f'{name}: {config_file!r} is not a timm model config ({type(err).__name__}: {err}); '
+                               f'expected JSON with architecture, num_classes, pretrained_cfg and model_args; '
+                               f'{WRITE_HINT}.') from None
     weights = os.path.join(folder, WEIGHTS_NAME)
     if not os.path.isfile(weights):
         raise FileNotFoundError(
@@ -77,6 +83,7 @@ def resolve_timm_source(name: str, expected_arch: Optional[str] = None) -> Tuple
 
     Raises:
         FileNotFoundError: no folder, no config.json or no model.safetensors.
+        WeightsFileError: a config.json timm cannot parse (not JSON, no ``architecture``).
         ValueError: the config's architecture is not ``expected_arch``.
     """
     kind, _, ident = name.partition(':')

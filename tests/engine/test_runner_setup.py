@@ -1,4 +1,6 @@
 """mixskd_mm.engine.runner_setup: what tools/train.py changes in a config before the Runner sees it."""
+import re
+
 import pytest
 from mmengine.config import Config
 
@@ -68,3 +70,64 @@ def test_build_runner_builds_mmengines_runner_from_the_config(tmp_path):
                                  num_classes=3), work_dir=str(tmp_path), launcher='none'))
     runner = build_runner(cfg)
     assert type(runner) is Runner and runner.model.num_classes == 3 and runner.work_dir == str(tmp_path)
+
+
+def test_a_config_path_that_is_no_config_is_named_with_what_was_expected(tmp_path):
+    from mixskd_mm.engine.runner_setup import PathError, load_config
+    with pytest.raises(PathError, match=rf"config '{tmp_path}' is a folder; expected a config file \(\.py"):
+        load_config(str(tmp_path))
+    ckpt = tmp_path / 'epoch_1.pth'
+    ckpt.write_bytes(b'PK\x03\x04')
+    with pytest.raises(PathError, match=r"config '.*epoch_1\.pth' is not a config file \(suffix '\.pth'\).*"
+                                        r"A checkpoint goes after the config: tools/test\.py CONFIG CHECKPOINT"):
+        load_config(str(ckpt))
+    broken = tmp_path / 'broken.py'
+    broken.write_text('model = dict(type=\n')
+    with pytest.raises(PathError, match=r"config '.*broken\.py' cannot be read \(SyntaxError: .*expected a config"):
+        load_config(str(broken))
+
+
+def test_a_work_dir_that_is_or_lies_under_a_file_is_refused(tmp_path):
+    from mixskd_mm.engine.runner_setup import PathError, check_work_dir
+    check_work_dir(str(tmp_path / 'new' / 'run'))  # created later by the Runner
+    taken = tmp_path / 'taken'
+    taken.write_text('x')
+    for work_dir in (taken, taken / 'run'):
+        with pytest.raises(PathError, match=rf"work dir '{work_dir}': '{taken}' is a file; expected a folder"):
+            check_work_dir(str(work_dir))
+
+
+def test_a_checkpoint_to_resume_or_test_is_checked_before_the_runner_is_built(tmp_path):
+    from mixskd_mm.engine.runner_setup import check_checkpoint
+    from mixskd_mm.weights.files import WeightsFileError
+    check_checkpoint(None, 'load_from')
+    check_checkpoint('https://download.example/x.pth', 'load_from')  # URLs are mmengine's to fetch
+    exported = tmp_path / 'backbone.safetensors'
+    exported.write_bytes(b'\0' * 16)
+    with pytest.raises(WeightsFileError, match=r"--resume checkpoint '.*backbone\.safetensors' is a safetensors file "
+                                               r"\(weights alone\); expected a checkpoint written by tools/train\.py"):
+        check_checkpoint(str(exported), '--resume checkpoint')
+    truncated = tmp_path / 'epoch_3.pth'
+    truncated.write_bytes(b'PK\x03\x04' + b'\0' * 100)
+    with pytest.raises(WeightsFileError, match=r"checkpoint '.*epoch_3\.pth' is truncated or damaged.*use another "
+                                               r"checkpoint of the run"):
+        check_checkpoint(str(truncated), 'checkpoint')
+    with pytest.raises(FileNotFoundError, match=r"checkpoint not found: '.*nope\.pth'"):
+        check_checkpoint(str(tmp_path / 'nope.pth'), 'checkpoint')
+
+
+def test_backbone_weights_named_by_a_config_are_checked_first(tmp_path):
+    from mixskd_mm.engine.runner_setup import check_backbone_weights
+    from mixskd_mm.weights.files import WeightsFileError
+    empty = tmp_path / 'b.safetensors'
+    empty.write_bytes(b'')
+    for backbone, key in ((dict(pretrained=str(empty)), 'model.backbone.pretrained'),
+                          (dict(init_cfg=dict(type='Pretrained', checkpoint=str(empty))),
+                           'model.backbone.init_cfg.checkpoint')):
+        cfg = Config(dict(model=dict(backbone=dict(type='mixskd_mm.TimmStageBackbone', **backbone))))
+        with pytest.raises(WeightsFileError, match=rf"{re.escape(key)} '.*b\.safetensors' is empty"):
+            check_backbone_weights(cfg)
+    # other backbones' weights, and names the loader resolves, are left to the loaders
+    check_backbone_weights(Config(dict(model=dict(backbone=dict(type='ResNet', pretrained=str(empty))))))
+    check_backbone_weights(Config(dict(model=dict(backbone=dict(type='TimmStageBackbone',
+                                                                pretrained='local-dir:/nowhere')))))

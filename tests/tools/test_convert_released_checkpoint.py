@@ -371,3 +371,26 @@ def test_readme_shows_the_command():
     text = open(os.path.join(ROOT, 'README.md')).read()
     assert 'python tools/convert_released_checkpoint.py MixSKD_CIFAR_ResNet18_best.pth.tar' in text
     assert "stem_act=False" in text
+
+
+def test_a_truncated_empty_or_folder_source_and_a_folder_out_are_named(tmp_path):
+    src, out = tmp_path / 'released.pth.tar', tmp_path / 'out.safetensors'
+    torch.save({'net': lazy_released_net('cifar-resnet18'), 'acc': 77.0}, str(src))
+    good = src.read_bytes()
+    src.write_bytes(good[:len(good) // 2])
+    with pytest.raises(SystemExit, match=r"^error: released checkpoint '.*released\.pth\.tar' is truncated or damaged: "
+                                         r"a torch checkpoint is a zip archive.*download it again"):
+        convert([str(src), str(out)])
+    src.write_bytes(b'')
+    with pytest.raises(SystemExit, match=r"^error: released checkpoint '.*released\.pth\.tar' is empty \(0 bytes\); "
+                                         r"expected a Self-KD-Lib MixSKD checkpoint"):
+        convert([str(src), str(out)])
+    with pytest.raises(SystemExit, match=rf"^error: released checkpoint '{tmp_path}' is a folder; expected a "
+                                         r"Self-KD-Lib MixSKD checkpoint"):
+        convert([str(tmp_path), str(out)])
+    src.write_bytes(good)
+    folder = tmp_path / 'out.safetensors.d.safetensors'
+    folder.mkdir()
+    with pytest.raises(SystemExit, match=r"^error: the output '.*d\.safetensors' is a folder; expected a file name"):
+        convert([str(src), str(folder)])
+    assert not out.exists()

@@ -149,3 +149,28 @@ def test_deeper_model_of_the_same_family_is_refused(tmp_path, suffix):
     model = TimmStageBackbone('resnet18', init_cfg=init_cfg)
     with pytest.raises(RuntimeError, match=r"exported from 'resnet34', a different architecture"):
         model.init_weights()
+
+
+def test_a_truncated_or_wrong_checkpoint_and_a_wrong_out_are_named(tmp_path):
+    tool = runpy.run_path(os.path.join(ROOT, 'tools', 'export_backbone.py'), run_name='export_backbone')['main']
+    ckpt = tmp_path / 'epoch_1.pth'
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.ones(64, 3, 7, 7)}, 'meta': {}}, str(ckpt))
+    good = ckpt.read_bytes()
+    ckpt.write_bytes(good[:len(good) // 2])
+    out = tmp_path / 'out.safetensors'
+    with pytest.raises(SystemExit, match=r"^error: checkpoint '.*epoch_1\.pth' is truncated or damaged: a torch "
+                                         r"checkpoint is a zip archive.*tools/export_backbone\.py"):
+        tool([str(ckpt), str(out)])
+    with pytest.raises(SystemExit, match=rf"^error: checkpoint '{tmp_path}' is a folder; expected a \.safetensors"):
+        tool([str(tmp_path), str(out)])
+    ckpt.write_bytes(good)
+    with pytest.raises(SystemExit, match=rf"^error: OUT '{tmp_path}' is a folder; expected a file name ending in "
+                                         r"\.safetensors or \.pth"):
+        tool([str(ckpt), str(tmp_path)])
+    taken = tmp_path / 'taken'
+    taken.write_text('x')
+    with pytest.raises(SystemExit, match=r"^error: --format timm writes a folder, but '.*taken' is an existing file"):
+        tool([str(ckpt), str(taken), '--format', 'timm'])
+    with pytest.raises(SystemExit, match=r"^error: --work-dir '.*nowhere' is not a folder; expected the run's work"):
+        tool([str(ckpt), str(tmp_path / 'folder'), '--format', 'timm', '--work-dir', str(tmp_path / 'nowhere')])
+    assert not out.exists()

@@ -1,11 +1,12 @@
 """Weight files are read without running code from them; a file that needs more is refused, with the way out."""
 import collections
+import re
 
 import pytest
 import torch
 
 from mixskd_mm.models.backbones import TimmStageBackbone
-from mixskd_mm.weights.files import check_stem_options, load_weights_file, read_weights
+from mixskd_mm.weights.files import WeightsFileError, check_stem_options, load_weights_file, read_weights
 
 Point = collections.namedtuple('Point', 'x y')  # any class outside torch's and our allow-list
 
@@ -63,3 +64,83 @@ def test_files_that_record_no_options_are_not_checked(tmp_path):
     check_stem_options(TimmStageBackbone('resnet18'), meta, 'file')
     with pytest.raises(RuntimeError, match='with cifar_stem=True'):
         check_stem_options(TimmStageBackbone('resnet18'), dict(meta, cifar_stem='true'), 'file')
+
+
+def _text(path):
+    path.write_text('epoch,loss\n1,0.5\n' * 8)
+
+
+def _truncated_pth(path):
+    torch.save({'state_dict': {'conv1.weight': torch.ones(64, 3, 7, 7)}}, str(path))
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+def _truncated_legacy_pth(path):
+    torch.save({'conv1.weight': torch.ones(8)}, str(path), _use_new_zipfile_serialization=False)
+    path.write_bytes(path.read_bytes()[:20])
+
+
+def _truncated_safetensors(path):
+    from safetensors.torch import save_file
+    save_file({'conv1.weight': torch.ones(64, 3, 7, 7)}, str(path))
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+#: file name, how to write it, what the message says after naming the file
+BAD_FILES = {
+    'not-safetensors': ('x.safetensors', _text, r"cannot be read as a safetensors file \(Error while deserializing "
+                                                r"header: header too large\): it is truncated, or not a safetensors"),
+    'truncated-safetensors': ('x.safetensors', _truncated_safetensors, r'cannot be read as a safetensors file \('
+                                                                       r'.*incomplete metadata'),
+    'truncated-pth': ('x.pth', _truncated_pth, r'is truncated or damaged: a torch checkpoint is a zip archive'),
+    'truncated-legacy-pth': ('x.pth', _truncated_legacy_pth, r'cannot be read as a torch checkpoint, it is probably '
+                                                             r'truncated or damaged'),
+    'garbage-legacy-pth': ('x.pth', lambda p: p.write_bytes(b'\x80\x02' + b'\xff' * 20),
+                           r'is not a torch checkpoint \(Unsupported operand 255\)'),
+    'text-pth': ('x.pth', _text, r"is not a torch checkpoint \(it starts with b'epoc', and neither torch format "
+                                       r"does\)"),
+    'empty': ('x.pth', lambda p: p.write_bytes(b''), r'is empty \(0 bytes\)'),
+    'folder': ('x.pth', lambda p: p.mkdir(), r'is a folder; expected a \.safetensors file'),
+    'not-a-dict': ('x.pth', lambda p: torch.save([torch.ones(1)], str(p)), r'holds a list, not a state dict'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD_FILES))
+def test_a_file_that_is_no_weight_file_is_named_with_what_was_expected(case, tmp_path):
+    name, write, message = BAD_FILES[case]
+    path = tmp_path / name
+    write(path)
+    with pytest.raises(WeightsFileError, match=rf"weight file '{re.escape(str(path))}' {message}"):
+        read_weights(str(path))
+
+
+def test_every_bad_file_message_says_what_was_expected_or_how_to_fix_it(tmp_path):
+    for case, (name, write, _) in BAD_FILES.items():
+        path = tmp_path / case / name
+        path.parent.mkdir()
+        write(path)
+        with pytest.raises(WeightsFileError) as err:
+            read_weights(str(path))
+        assert 'expected a .safetensors file' in str(err.value) or 'tools/export_backbone.py' in str(err.value), case
+
+
+def test_pretrained_and_init_cfg_name_the_bad_file(tmp_path):
+    path = tmp_path / 'backbone.safetensors'
+    _text(path)
+    with pytest.raises(WeightsFileError, match=r"'.*backbone\.safetensors'.*header too large"):
+        TimmStageBackbone('test_resnet', pretrained=str(path))
+    truncated = tmp_path / 'run.pth'
+    _truncated_pth(truncated)
+    model = TimmStageBackbone('test_resnet', init_cfg=dict(type='Pretrained', checkpoint=str(truncated)))
+    with pytest.raises(WeightsFileError, match=r"'.*run\.pth' is truncated or damaged"):
+        model.init_weights()
+
+
+def test_a_timm_folder_with_a_broken_config_json_is_named(tmp_path):
+    (tmp_path / 'config.json').write_text('{"architecture": ')
+    with pytest.raises(WeightsFileError, match=r"local-dir:.*: '.*config\.json' is not a timm model config "
+                                               r"\(JSONDecodeError"):
+        TimmStageBackbone('test_resnet', pretrained=f'local-dir:{tmp_path}')
+    (tmp_path / 'config.json').write_text('{"num_classes": 10}')
+    with pytest.raises(WeightsFileError, match=r"is not a timm model config \(KeyError: 'architecture'\)"):
+        TimmStageBackbone('test_resnet', pretrained=f'local-dir:{tmp_path}')
