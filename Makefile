@@ -16,6 +16,8 @@ TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; ec
 #   avx     oneDNN at AVX without FMA, ATen's unvectorised kernels (an older CPU; what an AVX2-only CPU can change)
 #   avx512  oneDNN at AVX-512 without AMX or bf16 units, ATen's AVX-512 kernels (needs a CPU with AVX-512)
 TEST_ISA ?=
+# PYTEST_ARGS: more pytest options, e.g. PYTEST_ARGS="--durations=20" or PYTEST_ARGS="-k export"
+PYTEST_ARGS ?=
 HAS_AVX512 := $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo yes)
 ISA_ENV_avx2 := ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
 ISA_ENV_avx := ONEDNN_MAX_CPU_ISA=AVX ATEN_CPU_CAPABILITY=default
@@ -24,7 +26,7 @@ ISA_ENV_avx512 = $(if $(HAS_AVX512),ONEDNN_MAX_CPU_ISA=AVX512_CORE ATEN_CPU_CAPA
 ISA_ENV = $(if $(TEST_ISA),$(or $(ISA_ENV_$(TEST_ISA)),$(error TEST_ISA=$(TEST_ISA): use avx2, avx, avx512 or leave it empty)),)
 
 test: setup
-	$(ISA_ENV) $(PY) -m pytest -q -n $(TEST_JOBS) tests
+	$(ISA_ENV) $(PY) -m pytest -q -n $(TEST_JOBS) $(PYTEST_ARGS) tests
 
 # The suite as each CPU and thread count of ours would run it, one mode after the other (4 runs, about 45 minutes on
 # 2 cores): JOBS:ISA = two workers of one thread and one worker of two threads, with this CPU's kernels and with the
