@@ -7,6 +7,9 @@ from typing import Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
+from mixskd_mm.weights.file_checks import check_weights_file
+from mixskd_mm.weights.timm_sources import is_timm_source
+
 
 def parse_cfg_options(options: Optional[Sequence[str]]) -> dict:
     """``['a.b=1', 'c=[1,2]']`` -> ``{'a.b': 1, 'c': [1, 2]}`` with mmengine's own parser."""
@@ -120,7 +123,6 @@ def check_checkpoint(path: Optional[str], what: str) -> None:
     """
     if not path or '://' in path:
         return
-    from mixskd_mm.weights.files import check_weights_file
     check_weights_file(path, what, safetensors=False, expected=CHECKPOINT_EXPECTED,
                        remake='use another checkpoint of the run (WORK_DIR/epoch_*.pth), or copy it again if it was '
                               'cut short')
@@ -135,8 +137,6 @@ def check_backbone_weights(cfg: Config) -> None:
         FileNotFoundError: no such file.
         WeightsFileError: a folder, an empty or truncated file, not a safetensors / torch file; named by its key.
     """
-    from mixskd_mm.weights.files import check_weights_file
-    from mixskd_mm.weights.timm_sources import is_timm_source
     backbone = (cfg.get('model') or {}).get('backbone') or {}
     if not str(backbone.get('type', '')).endswith('TimmStageBackbone'):
         return

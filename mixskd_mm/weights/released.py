@@ -29,7 +29,8 @@ from typing import Dict, List, Mapping, Optional
 import torch
 
 from mixskd_mm.weights.export import save_backbone
-from mixskd_mm.weights.files import StateDict, WeightsFileError, check_weights_file
+from mixskd_mm.weights.file_checks import WeightsFileError, check_weights_file
+from mixskd_mm.weights.files import StateDict
 
 #: the parts of a released ``net`` and what they are
 NET_PARTS = {'backbone.': 'the backbone', 'auxiliary_classifier.': 'the exits',

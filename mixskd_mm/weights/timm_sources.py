@@ -13,6 +13,8 @@ import json
 import os
 from typing import Dict, Optional, Tuple
 
+from .file_checks import WeightsFileError
+
 SOURCES = ('local-dir:', 'hf-hub:')
 WEIGHTS_NAME = 'model.safetensors'
 CONFIG_NAME = 'config.json'
@@ -38,7 +40,6 @@ def _local(name: str, folder: str) -> Tuple[str, Dict, str]:
     try:
         _, arch, model_args = load_model_config_from_path(folder)
     except (ValueError, LookupError, TypeError, AttributeError) as err:  # bad JSON, no architecture, not a dict
-        from .files import WeightsFileError
         raise WeightsFileError(f'{name}: {config_file!r} is not a timm model config ({type(err).__name__}: {err}); '
                                f'expected JSON with architecture, num_classes, pretrained_cfg and model_args; '
                                f'{WRITE_HINT}.') from None
