@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from mixskd_mm.weights.released import ARCHS, Conversion, convert_released, summary
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line of ``tools/convert_released_checkpoint.py``."""
     p = argparse.ArgumentParser(description='Convert a released Self-KD-Lib MixSKD checkpoint to a backbone file '
                                             '(timm key names)')
@@ -26,7 +26,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Conversion:
+def main(argv: Sequence[str] | None = None) -> Conversion:
     """Convert; returns what was converted. A wrong source or output ends the program with one ``error:`` line."""
     args = parse_args(argv)
     try:
@@ -37,6 +37,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Conversion:
     return conv
 
 
-def cli(argv: Optional[Sequence[str]] = None) -> None:
+def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``tools/convert_released_checkpoint.py`` and ``mixskd-convert-released``."""
     main(argv)

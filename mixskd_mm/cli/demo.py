@@ -22,7 +22,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 from mixskd_mm.compare import cli as compare
 from mixskd_mm.compare.configs import LABELS
@@ -32,7 +32,7 @@ DEFAULTS = dict(seeds=[0, 1], epochs=10, per_class=400, val_per_class=100, det_i
 QUICK = dict(seeds=[0], epochs=1, per_class=2, val_per_class=1, det_iters=2, seg_iters=2, scenes=[8, 4])
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; ``--quick`` shrinks every default for a test run."""
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='outputs/demo', help='output folder (report, results, plots, runs)')
@@ -59,7 +59,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def compare_argv(args: argparse.Namespace, scenes: str) -> List[str]:
+def compare_argv(args: argparse.Namespace, scenes: str) -> list[str]:
     """The ``tools/compare.py`` command line of the demo."""
     argv = ['--data', 'fashion-mnist', '--out', args.out, '--model', 'test_resnet', '--epochs', str(args.epochs),
             '--batch', '64', '--lr', '0.05', '--methods', args.methods, '--seeds', *map(str, args.seeds),
@@ -78,7 +78,7 @@ def compare_argv(args: argparse.Namespace, scenes: str) -> List[str]:
     return argv
 
 
-def compose(args: argparse.Namespace) -> Dict:
+def compose(args: argparse.Namespace) -> dict:
     """Write the composed scenes (once) from training images outside the pretraining subset."""
     from mixskd_mm.compare.scenes import write_composed_dataset
     root = osp.join(args.out, 'scenes')
@@ -94,7 +94,7 @@ def compose(args: argparse.Namespace) -> Dict:
     return dict(info, root=root)
 
 
-def prediction_plots(results: Dict, scenes: Dict, out: str) -> None:
+def prediction_plots(results: dict, scenes: dict, out: str) -> None:
     """Draw the first seed's fine-tuned models on held-out scenes."""
     from mixskd_mm.compare.scenes.predictions import write_prediction_plots
     runs = []
@@ -105,7 +105,7 @@ def prediction_plots(results: Dict, scenes: Dict, out: str) -> None:
     write_prediction_plots(runs, scenes, out)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     """Run the demo; returns what results.json holds."""
     args = parse_args(argv)
     start = time.time()
@@ -119,7 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     return results
 
 
-def cli(argv: Optional[Sequence[str]] = None) -> None:
+def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``tools/demo.py`` and ``mixskd-demo``: errors end the program with their message."""
     try:
         main(argv)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from safetensors import safe_open
 
@@ -34,7 +34,7 @@ def export_folder(args: argparse.Namespace) -> int:
     return count
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line of ``tools/export_backbone.py``."""
     p = argparse.ArgumentParser(description='Export a checkpoint\'s backbone (timm key names)')
     p.add_argument('checkpoint', help='mmengine checkpoint (.pth) written by tools/train.py')
@@ -49,7 +49,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Export; returns the tensor count. A wrong checkpoint, output or work dir ends the program with one ``error:``
     line."""
     args = parse_args(argv)
@@ -74,6 +74,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return count
 
 
-def cli(argv: Optional[Sequence[str]] = None) -> None:
+def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``tools/export_backbone.py`` and ``mixskd-export``."""
     main(argv)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 from mixskd_mm.engine import runner_setup
 from mixskd_mm.utils.data_check import check_data_paths
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line of ``tools/test.py``."""
     p = argparse.ArgumentParser(description='Test a checkpoint')
     p.add_argument('config')
@@ -19,7 +19,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return runner_setup.parse_cli(p, argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     """Test; returns the metrics. A wrong config, work dir, checkpoint or data folder ends the program with one
     ``error:`` line."""
     args = parse_args(argv)
@@ -38,6 +38,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     return metrics
 
 
-def cli(argv: Optional[Sequence[str]] = None) -> None:
+def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``tools/test.py`` and ``mixskd-test``."""
     main(argv)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from mmengine.config import Config
 
@@ -18,7 +18,7 @@ from mixskd_mm.engine.cpu_perf import MALLOC_MODES, set_malloc
 from mixskd_mm.utils.data_check import check_data_paths
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line of ``tools/train.py``."""
     p = argparse.ArgumentParser(description='Train a model (mixskd_mm / mmdet / mmseg config)')
     p.add_argument('config', help='config file')
@@ -55,7 +55,7 @@ def prepare_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Train; a wrong config, work dir, checkpoint or data folder ends the program with one ``error:`` line."""
     args = parse_args(argv)
     malloc_set = set_malloc(args.malloc)  # before the first big allocation
@@ -71,6 +71,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     runner_setup.finish_distributed()
 
 
-def cli(argv: Optional[Sequence[str]] = None) -> None:
+def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``tools/train.py`` and ``mixskd-train``."""
     main(argv)

@@ -34,7 +34,7 @@ import os
 import os.path as osp
 import warnings
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ __all__ = ['EMBEDDED', 'SPLITS', 'DataError', 'Samples', 'default_img_size', 'in
 
 
 # -- checking and summarising -----------------------------------------------------------------------------------
-def stratified_split(samples: Samples, fraction: float, seed: int) -> Tuple[Samples, Samples, List[int]]:
+def stratified_split(samples: Samples, fraction: float, seed: int) -> tuple[Samples, Samples, list[int]]:
     """Carve a validation split from training samples, per class, with a fixed seed.
 
     Each class with ``n >= 2`` images gives ``round(n * fraction)`` of them, at least 1 and at most ``n - 1``; a class
@@ -76,7 +76,7 @@ def stratified_split(samples: Samples, fraction: float, seed: int) -> Tuple[Samp
         (3, 1, [1])
     """
     rng = np.random.default_rng(seed)
-    by_class: Dict[int, List[int]] = {}
+    by_class: dict[int, list[int]] = {}
     for i, (_, label) in enumerate(samples):
         by_class.setdefault(label, []).append(i)
     val, single = set(), []
@@ -91,7 +91,7 @@ def stratified_split(samples: Samples, fraction: float, seed: int) -> Tuple[Samp
             single)
 
 
-def inspect_images(paths: Sequence[str], stats_limit: int = 500, seed: int = 0) -> Dict:
+def inspect_images(paths: Sequence[str], stats_limit: int = 500, seed: int = 0) -> dict:
     """Decode every image once: refuse corrupt files, count modes and sizes, and measure mean / std.
 
     Args:
@@ -136,7 +136,7 @@ def inspect_images(paths: Sequence[str], stats_limit: int = 500, seed: int = 0) 
                 std=[round(float(s), 3) for s in std])
 
 
-def default_img_size(sizes: Dict) -> int:
+def default_img_size(sizes: dict) -> int:
     """The training resolution a comparison uses unless ``--img-size`` is given.
 
     The median shorter side of the training images, rounded to a multiple of 32 and kept within 32..224: small
@@ -161,8 +161,8 @@ def _write_lines(path: str, lines: Sequence[str]) -> None:
 
 
 def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int = 0,
-                 max_per_class: Optional[int] = None, embedded: Optional[Dict] = None,
-                 drop_duplicates: bool = False) -> Dict:
+                 max_per_class: int | None = None, embedded: dict | None = None,
+                 drop_duplicates: bool = False) -> dict:
     """Read ``--data``, check it, carve a validation split if needed, and write the split lists (module docstring).
 
     Args:
@@ -214,7 +214,7 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
     return summary
 
 
-def _read_source(source: str, folder: str, embedded: Optional[Dict]) -> Tuple[List[str], Dict[str, Samples], str, str]:
+def _read_source(source: str, folder: str, embedded: dict | None) -> tuple[list[str], dict[str, Samples], str, str]:
     """``(classes, splits, layout, name)`` of ``--data``; the embedded data is first written under ``folder``."""
     if source == EMBEDDED:
         opts = dict(dict(per_class=500, val_per_class=100), **(embedded or {}))
@@ -242,7 +242,7 @@ def _subsample(train: Samples, num_classes: int, max_per_class: int, seed: int) 
     return [s for i, s in enumerate(train) if i in keep]
 
 
-def _carve_val(splits: Dict[str, Samples], classes: Sequence[str], val_fraction: float, seed: int) -> List[str]:
+def _carve_val(splits: dict[str, Samples], classes: Sequence[str], val_fraction: float, seed: int) -> list[str]:
     """Carve ``splits['val']`` from ``splits['train']`` (:func:`stratified_split`); returns the notes (warned too)."""
     notes = []
     splits['train'], splits['val'], single = stratified_split(splits['train'], val_fraction, seed)

@@ -15,9 +15,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -55,7 +56,7 @@ class ToolPool:
         progress: Draw tqdm bars.
     """
 
-    def __init__(self, jobs: int = 1, gpus: Optional[Sequence[str]] = None, threads: Optional[int] = None,
+    def __init__(self, jobs: int = 1, gpus: Sequence[str] | None = None, threads: int | None = None,
                  progress: bool = True) -> None:
         self.gpus = list(gpus or [])
         self.jobs = len(self.gpus) or max(1, jobs)
@@ -63,9 +64,9 @@ class ToolPool:
         self.progress = progress
         self._slots = list(range(self.jobs))
         self._lock = threading.Lock()
-        self._procs: List[subprocess.Popen] = []
+        self._procs: list[subprocess.Popen] = []
 
-    def env(self, slot: int) -> Dict[str, str]:
+    def env(self, slot: int) -> dict[str, str]:
         """The environment of a child in job slot ``slot``."""
         env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=str(self.threads),
                    MKL_NUM_THREADS=str(self.threads))
@@ -140,7 +141,7 @@ class ToolPool:
                 if proc.poll() is None:
                     proc.terminate()
 
-    def map(self, tasks: Sequence[Callable[[], Dict]], overall: Optional[tqdm] = None) -> List[Dict]:
+    def map(self, tasks: Sequence[Callable[[], dict]], overall: tqdm | None = None) -> list[dict]:
         """Run independent tasks ``jobs`` at a time, in order; stop every child if one fails.
 
         Args:

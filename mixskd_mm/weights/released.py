@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional
 
 import torch
 
@@ -66,7 +66,7 @@ class ReleasedArch:
     stem_kernel: int
 
     @property
-    def backbone_options(self) -> Dict[str, object]:
+    def backbone_options(self) -> dict[str, object]:
         """The ``TimmStageBackbone`` keyword arguments of this backbone."""
         return dict(model_name=self.model_name, out_indices=(1, 2, 3, 4), cifar_stem=self.cifar_stem,
                     stem_act=self.stem_act)
@@ -77,7 +77,7 @@ class ReleasedArch:
         return f'{self.name} ({self.released_name}; TimmStageBackbone({opts}))'
 
 
-ARCHS: Dict[str, ReleasedArch] = {a.name: a for a in (
+ARCHS: dict[str, ReleasedArch] = {a.name: a for a in (
     ReleasedArch('cifar-resnet18', 'MixSKD_CIFAR_ResNet18', 'resnet18', cifar_stem=True, stem_act=False,
                  stem_kernel=3),
     ReleasedArch('imagenet-resnet50', 'MixSKD_ImageNet_ResNet50', 'resnet50', cifar_stem=False, stem_act=True,
@@ -100,8 +100,8 @@ class Conversion:
     out: str
     arch: ReleasedArch
     tensors: int
-    dropped: Dict[str, int] = field(default_factory=dict)
-    metadata: Dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def _weights_only_refusal(err: Exception) -> str:
@@ -207,7 +207,7 @@ def _pick_arch(backbone: Mapping[str, torch.Tensor], arch: str, source: str) -> 
 
 
 def layout_problems(backbone: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor],
-                    classifier_in: int) -> List[str]:
+                    classifier_in: int) -> list[str]:
     """How the released backbone tensors differ from the target's keys and shapes (empty when they fit).
 
     Args:
@@ -236,7 +236,7 @@ def layout_problems(backbone: Mapping[str, torch.Tensor], target: Mapping[str, t
     return problems
 
 
-def _number(value: object) -> Optional[object]:
+def _number(value: object) -> object | None:
     """``value`` as a plain number (a 0-d tensor's item), or ``None``."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()

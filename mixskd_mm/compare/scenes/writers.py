@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,7 +19,7 @@ from PIL import Image
 from .painting import Scene
 
 
-def coco_dict(scenes: Sequence[Scene], file_names: Sequence[str], classes: Sequence[str]) -> Dict:
+def coco_dict(scenes: Sequence[Scene], file_names: Sequence[str], classes: Sequence[str]) -> dict:
     """COCO instances of ``scenes``: boxes ``[x, y, w, h]``, compressed-RLE masks, mask areas, category ids 1..C.
 
     Args:

@@ -1,8 +1,6 @@
 """Keep ``channels_last='auto'``'s layout choices in checkpoints, so a resumed run computes as the one it resumes."""
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import torch
 from mmengine.hooks import Hook
 
@@ -17,7 +15,7 @@ def _dtype_name(dtype) -> str:
     return str(dtype).replace('torch.', '') if dtype is not None else ''
 
 
-def dump_choices() -> List[Tuple]:
+def dump_choices() -> list[tuple]:
     """This process's layout choices as plain tuples (dtypes and layouts as names: safe for weights-only loading)."""
     out = []
     for sig, fmt in memory_format.chosen().items():
@@ -26,7 +24,7 @@ def dump_choices() -> List[Tuple]:
     return out
 
 
-def load_choices(entries: List[Tuple]) -> int:
+def load_choices(entries: list[tuple]) -> int:
     """Take layout choices written by :func:`dump_choices`; return how many."""
     chosen = {}
     for fields, layout in entries:

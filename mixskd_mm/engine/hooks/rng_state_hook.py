@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-from typing import List, Optional
 
 import numpy as np
 import torch
@@ -112,10 +111,10 @@ class RNGStateHook(Hook):
             self._gather(runner)
 
 
-def _state_for_this_rank(checkpoint: dict, runner) -> Optional[dict]:
+def _state_for_this_rank(checkpoint: dict, runner) -> dict | None:
     """This rank's generator states in ``checkpoint``, or None when it holds none for this rank."""
     rank, world_size = get_dist_info()
-    per_rank: Optional[List[dict]] = checkpoint.get('rng_state_per_rank')
+    per_rank: list[dict] | None = checkpoint.get('rng_state_per_rank')
     if per_rank:
         if len(per_rank) != world_size:
             runner.logger.warning(f'RNGStateHook: the checkpoint holds the random states of {len(per_rank)} ranks, '

@@ -1,5 +1,6 @@
 """Normalise and batch classification images on the model's device."""
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Optional, Union
 
 import torch
 from mmengine.model import BaseDataPreprocessor

@@ -1,5 +1,6 @@
 """Cross-entropy against the Mixup targets, for every exit and for the self-teacher."""
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 from torch import Tensor
 

@@ -1,5 +1,5 @@
 """Cross-entropy of every exit on the original (un-mixed) images."""
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch.nn.functional as F
 from torch import Tensor
