@@ -249,7 +249,7 @@ def _carve_val(splits: dict[str, Samples], classes: Sequence[str], val_fraction:
     for label in single:
         message = (f'class {classes[label]!r} has a single training image: it stays in training, and the '
                    f'validation split has none of it')
-        warnings.warn(message)
+        warnings.warn(message, stacklevel=1)  # the message names the class; the caller's line would not help
         notes.append(message)
     notes.append(f'no validation split given: {val_fraction:.0%} of each class was carved from training '
                  f'(seed {seed})')

@@ -162,6 +162,6 @@ def check_splits(splits: dict[str, Samples], folder: str, drop: bool = False) ->
     note = (f'{len(matches)} validation/test image(s) are the same picture as an image of an earlier split ({where}'
             f'{kinds}): ' + ', '.join(examples) + (', ...' if len(matches) > EXAMPLES else '')
             + f' (all in {listing}). {outcome}')
-    warnings.warn(note)
+    warnings.warn(note, stacklevel=1)  # the note names the images and the files; the caller's line would not help
     return dict(count=len(matches), per_split=per_split, same_pixels=same_pixels, examples=examples, dropped=drop,
                 list=listing, message=note), note

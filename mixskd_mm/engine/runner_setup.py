@@ -165,7 +165,7 @@ def load_config(path: str, cfg_options: Sequence[str] | None = None, work_dir: s
     check_config_path(path)
     try:
         cfg = Config.fromfile(path)
-    except Exception as err:  # noqa: BLE001 - mmengine raises SyntaxError, OSError, NameError, ... for a bad config
+    except Exception as err:  # mmengine raises SyntaxError, OSError, NameError, ... for a bad config
         reason = ' '.join(str(err).split()) or type(err).__name__
         raise PathError(f'config {path!r} cannot be read ({type(err).__name__}: {reason[:500]}); expected '
                         f'{CONFIG_EXPECTED}') from err

@@ -45,7 +45,7 @@ def run_config(meta: Mapping | None):
     from mmengine.config import Config
     try:
         return Config.fromstring(meta['cfg'], '.py')
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever a config that no longer parses raises, only the metadata is lost
         return None
 
 

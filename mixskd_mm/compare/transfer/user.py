@@ -58,7 +58,6 @@ def write_user_leaf(config: str, task: str, backbone_file: str, out_path: str,
             change by hand.
     """
     task = common.task_name(task)
-    task = common.task_name(task)
     config, leaf, changes = _user_config(config, cfg_options)
     model, old, old_type = _user_backbone(leaf.work, task, config)
     info = common.read_backbone_file(backbone_file)
