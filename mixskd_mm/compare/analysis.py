@@ -14,6 +14,7 @@ import math
 import os.path as osp
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,11 +62,11 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> dict:
 
 def mean_std(values: Sequence[float | None]) -> dict:
     """``mean``, sample ``std`` (0 with one value) and ``n`` of the values that are not ``None``."""
-    values = [v for v in values if v is not None]
-    if not values:
+    given = [v for v in values if v is not None]
+    if not given:
         return dict(mean=None, std=None, n=0)
-    return dict(mean=statistics.mean(values), std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                n=len(values))
+    return dict(mean=statistics.mean(given), std=statistics.stdev(given) if len(given) > 1 else 0.0,
+                n=len(given))
 
 
 def score_metrics(path: str, topk: int) -> dict:
@@ -207,7 +208,7 @@ def comparisons(results: Sequence[dict], table: dict[str, dict], split: str) -> 
     out = []
     for method in (m for m in MIXSKD_METHODS if m in table):
         for base in baselines:
-            pair = dict(method=method, baseline=base)
+            pair: dict[str, Any] = dict(method=method, baseline=base)
             for key in ('top1', 'ece'):
                 a = per_seed(results, method, table[method]['setting'], split, key)
                 b = per_seed(results, base, table[base]['setting'], split, key)

@@ -8,6 +8,7 @@ import os.path as osp
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
@@ -218,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         print(f'[compare] {len(pending)} of {len(runs)} pretraining runs to do, {pool.jobs} at a time '
               f'({pool.threads} thread(s) each)', flush=True)
         longest_first = sorted(pending, key=lambda r: COST_RANK.get(r.method, len(COST_RANK)))  # a short tail
-        pool.map([lambda r=r: pretrain(pool, r, iters_per_epoch, args) for r in longest_first])
+        pool.map([partial(pretrain, pool, r, iters_per_epoch, args) for r in longest_first])
     unfinished = [r.name for r in runs if not r.finished]
     if unfinished:
         raise RuntimeError(f'{len(unfinished)} pretraining run(s) have not finished: {", ".join(unfinished)}. Run '
@@ -234,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     todo = [s for s in specs if not s['done']]
     if todo and not args.collect:
         print(f'[compare] {len(todo)} fine-tune(s) to do', flush=True)
-        pool.map([lambda s=s: fine_tune(pool, s, _log(args, osp.basename(s['work_dir']))) for s in todo])
+        pool.map([partial(fine_tune, pool, s, _log(args, osp.basename(s['work_dir']))) for s in todo])
     transfers = []
     for s in specs:
         value = transfer_value(s)

@@ -79,7 +79,8 @@ def stratified_split(samples: Samples, fraction: float, seed: int) -> tuple[Samp
     by_class: dict[int, list[int]] = {}
     for i, (_, label) in enumerate(samples):
         by_class.setdefault(label, []).append(i)
-    val, single = set(), []
+    val: set[int] = set()
+    single = []
     for label in sorted(by_class):
         members = by_class[label]
         if len(members) < 2:
@@ -235,7 +236,7 @@ def _read_source(source: str, folder: str, embedded: dict | None) -> tuple[list[
 def _subsample(train: Samples, num_classes: int, max_per_class: int, seed: int) -> Samples:
     """At most ``max_per_class`` training samples per class (a seeded subsample), in their original order."""
     rng = np.random.default_rng(seed)
-    keep = set()
+    keep: set[int] = set()
     for label in range(num_classes):
         members = [i for i, (_, lab) in enumerate(train) if lab == label]
         keep.update(int(i) for i in rng.permutation(members)[:max_per_class])

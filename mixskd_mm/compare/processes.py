@@ -18,9 +18,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, TypeVar
 
 from tqdm import tqdm
+
+#: what a task given to :meth:`ToolPool.map` returns
+T = TypeVar('T')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _PROGRESS = re.compile(r'(?:Epoch\(train\)\s*\[(\d+)\])?\s*\[\s*(\d+)/(\d+)\]')
@@ -104,6 +107,7 @@ class ToolPool:
                                         stderr=subprocess.STDOUT, text=True, preexec_fn=_die_with_parent)
                 with self._lock:
                     self._procs.append(proc)
+                assert proc.stdout is not None  # stdout=PIPE
                 for line in proc.stdout:
                     log.write(line)
                     self._advance(bar, line, per_epoch)
@@ -141,7 +145,7 @@ class ToolPool:
                 if proc.poll() is None:
                     proc.terminate()
 
-    def map(self, tasks: Sequence[Callable[[], dict]], overall: tqdm | None = None) -> list[dict]:
+    def map(self, tasks: Sequence[Callable[[], T]], overall: tqdm | None = None) -> list[T]:
         """Run independent tasks ``jobs`` at a time, in order; stop every child if one fails.
 
         Args:
@@ -162,5 +166,7 @@ class ToolPool:
                 self.terminate()
                 for f in futures:
                     f.cancel()
-                raise failed[0].exception()
+                error = failed[0].exception()
+                assert error is not None  # failed holds the futures that raised
+                raise error
             return [f.result() for f in futures]

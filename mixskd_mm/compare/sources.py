@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,7 @@ def write_embedded(out_dir: str, per_class: int, val_per_class: int, data_root: 
     done = osp.join(out_dir, '.complete')
     if osp.isfile(done):
         return out_dir
-    kwargs = dict(data_root=data_root) if data_root else {}
+    kwargs: dict[str, Any] = dict(data_root=data_root) if data_root else {}
     full, test = FashionMNIST(split='train', **kwargs), FashionMNIST(split='test', **kwargs)
     labels = full.labels.numpy()
     counts = np.bincount(labels, minlength=full.num_classes)

@@ -2,7 +2,7 @@
 import importlib
 import io
 import pickle
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Optional
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         {b'labels': [1, 2]}
     """
 
-    _ALLOWED = None
+    _ALLOWED: Optional[dict[tuple[str, str], Any]] = None
 
     def find_class(self, module: str, name: str) -> Any:
         """Resolve ``module.name`` only when it is on the allow-list.

@@ -71,6 +71,8 @@ class FashionMNIST(BaseClsDataset):
         if fallback not in (None, 'mnist5k'):
             raise ValueError(f"fallback must be 'mnist5k' or None, got {fallback!r}")
         files = _idx_files(data_root, split)
+        classes: tuple[str, ...]
+        location: Optional[str]
         if files is not None:
             source, classes, location = 'fashion-mnist', FASHION_CLASSES, data_root
             images, labels = read_idx(files[0]), read_idx(files[1]).astype(np.int64)
@@ -93,7 +95,7 @@ class FashionMNIST(BaseClsDataset):
         self.source = source
         self.channels = channels
         self.images = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
-        self.labels = torch.from_numpy(labels)
+        self.labels: torch.Tensor = torch.from_numpy(labels)
         print_log(f'FashionMNIST({split}): {len(self)} images of {self.num_classes} classes from {source} '
                   f'({location})', 'current')
 

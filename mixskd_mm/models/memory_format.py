@@ -26,7 +26,7 @@ differently where both formats are close; their values then agree to float round
 from __future__ import annotations
 
 import time
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +50,7 @@ class Signature(NamedTuple):
     weight_shape: tuple[int, ...]
     bias: bool
     stride: tuple[int, ...]
-    padding: object
+    padding: tuple[int, ...] | str
     dilation: tuple[int, ...]
     groups: int
     grad_input: bool
@@ -88,13 +88,14 @@ def attach(model: nn.Module) -> None:
     for conv in model.modules():
         if isinstance(conv, nn.Conv2d) and not getattr(conv, '_auto_memory_format', False):
             conv.register_forward_pre_hook(_format_hook)
-            conv._auto_memory_format = True
+            # torch types a module's attributes as Tensor | Module (its __setattr__)
+            conv._auto_memory_format = True  # type: ignore[assignment]
 
 
 def time_call(sig: Signature, fmt: torch.memory_format, calls: int = TIMED_CALLS) -> float:
     """Median seconds of one call of ``sig`` with its input in ``fmt`` (forward, and backward where it needs grads)."""
     gen = torch.Generator(sig.device).manual_seed(0)
-    dtype = dict(dtype=sig.dtype, device=sig.device)
+    dtype: dict[str, Any] = dict(dtype=sig.dtype, device=sig.device)
     x = torch.randn(sig.input_shape, generator=gen, **dtype).contiguous(memory_format=fmt)
     w = torch.randn(sig.weight_shape, generator=gen, **dtype)
     b = torch.randn(sig.weight_shape[0], generator=gen, **dtype) if sig.bias else None

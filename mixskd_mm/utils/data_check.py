@@ -30,7 +30,7 @@ LAYOUTS = {
 }
 
 
-def _datasets(cfg: Mapping) -> Iterator[Mapping]:
+def _datasets(cfg: object) -> Iterator[Mapping]:
     """Leaf dataset configs, looking through wrappers (RepeatDataset, ConcatDataset, ClassBalancedDataset)."""
     if not isinstance(cfg, Mapping):
         return

@@ -35,7 +35,7 @@ class LiveTensorBytes(TorchDispatchMode):
         storage = tensor.untyped_storage()
         key, n = id(storage), storage.nbytes()
         if key not in self.live:
-            self.live[key] = weakref.ref(storage, lambda _, key=key, n=n: self._drop(key, n))
+            self.live[key] = weakref.ref(storage, lambda _: self._drop(key, n))
             self.current += n
             self.peak = max(self.peak, self.current)
 

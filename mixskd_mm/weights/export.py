@@ -83,7 +83,7 @@ def runner_meta(runner) -> dict[str, str]:
     meta = dict(cfg=runner.cfg.pretty_text, experiment_name=runner.experiment_name, epoch=runner.epoch,
                 iter=runner.iter)
     dataset = getattr(runner.train_dataloader, 'dataset', None)
-    if hasattr(dataset, 'metainfo'):
+    if dataset is not None and hasattr(dataset, 'metainfo'):
         meta['dataset_meta'] = dataset.metainfo
     return string_meta(meta)
 

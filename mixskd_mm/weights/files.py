@@ -250,7 +250,8 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     """
     own = module.state_dict()
     stripped, used = match_prefix(state, list(own), prefix)
-    matched, mismatched = [], []
+    matched: list[str] = []
+    mismatched: list[str] = []
     for k, v in own.items():
         if k in stripped:
             (matched if tuple(stripped[k].shape) == tuple(v.shape) else mismatched).append(k)

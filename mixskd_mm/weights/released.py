@@ -25,11 +25,15 @@ import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mixskd_mm.weights.export import save_backbone
 from mixskd_mm.weights.files import StateDict, WeightsFileError, check_weights_file
+
+if TYPE_CHECKING:  # models import weights: the backbone is imported where it is built
+    from mixskd_mm.models.backbones import TimmStageBackbone
 
 #: the parts of a released ``net`` and what they are
 NET_PARTS = {'backbone.': 'the backbone', 'auxiliary_classifier.': 'the exits',
@@ -66,7 +70,7 @@ class ReleasedArch:
     stem_kernel: int
 
     @property
-    def backbone_options(self) -> dict[str, object]:
+    def backbone_options(self) -> dict[str, Any]:
         """The ``TimmStageBackbone`` keyword arguments of this backbone."""
         return dict(model_name=self.model_name, out_indices=(1, 2, 3, 4), cifar_stem=self.cifar_stem,
                     stem_act=self.stem_act)
@@ -184,7 +188,7 @@ def released_net(ckpt: object, source: str) -> StateDict:
     return net
 
 
-def _target_backbone(arch: ReleasedArch) -> torch.nn.Module:
+def _target_backbone(arch: ReleasedArch) -> TimmStageBackbone:
     """The ``TimmStageBackbone`` the converted file is meant for (its keys, shapes and metadata are the target)."""
     from mixskd_mm.models.backbones import TimmStageBackbone
     return TimmStageBackbone(**arch.backbone_options)
@@ -229,8 +233,8 @@ def layout_problems(backbone: Mapping[str, torch.Tensor], target: Mapping[str, t
     weight, bias = (backbone.get(k) for k in CLASSIFIER_KEYS)
     if (weight is None) != (bias is None):
         problems.append('the classifier has only one of fc.weight / fc.bias')
-    elif weight is not None and (weight.dim() != 2 or weight.shape[1] != classifier_in
-                                 or tuple(bias.shape) != (weight.shape[0],)):
+    elif weight is not None and bias is not None and (weight.dim() != 2 or weight.shape[1] != classifier_in
+                                                      or tuple(bias.shape) != (weight.shape[0],)):
         problems.append(f'the classifier fc.weight {tuple(weight.shape)} / fc.bias {tuple(bias.shape)} does not '
                         f'take {classifier_in} features')
     return problems

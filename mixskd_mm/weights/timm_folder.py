@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import timm
 import torch
@@ -30,7 +31,12 @@ STEM_REASONS = {'cifar_stem': 'the CIFAR stem (3x3 stride-1 conv1, no max-pool) 
                 'stem_act': 'the stem has no activation after its BatchNorm (stem_act=False), not a timm option'}
 
 
-def timm_model_args(backbone_cfg: Mapping) -> dict[str, object]:
+def _pretrained_cfg(model: torch.nn.Module) -> dict[str, Any]:
+    """timm's ``pretrained_cfg`` of a model it built."""
+    return model.pretrained_cfg  # type: ignore[return-value]  # torch types a module's attributes as Tensor | Module
+
+
+def timm_model_args(backbone_cfg: Mapping) -> dict[str, Any]:
     """Non-default timm constructor arguments of a ``TimmStageBackbone`` config (``in_chans``, ``output_stride``...),
     as the backbone itself passes them (:func:`~mixskd_mm.models.backbones.timm_args`); tuples as JSON lists."""
     from mixskd_mm.models.backbones import timm_args
@@ -84,7 +90,7 @@ def timm_tensors(state: Mapping[str, torch.Tensor], backbone_cfg: Mapping, prefi
     model = timm.create_model(backbone_cfg['model_name'], pretrained=False, num_classes=num_classes,
                               **timm_model_args(backbone_cfg))
     if head is not None:
-        classifier = model.pretrained_cfg.get('classifier') or 'fc'
+        classifier = _pretrained_cfg(model).get('classifier') or 'fc'
         tensors.update({f'{classifier}.{k}': v for k, v in head.items()})
     reasons = [STEM_REASONS[k] for k in _stem_options(backbone_cfg)]
     reasons += _key_reasons(tensors, model.state_dict())
@@ -123,7 +129,7 @@ def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> dict[str, obje
     else:
         mean, std = [round(m / 255, 6) for m in mean], [round(s / 255, 6) for s in std]
     sizes = _pipeline_sizes(cfg)
-    own = model.pretrained_cfg
+    own = _pretrained_cfg(model)
     size = sizes.get('size') or own.get('input_size', (3, 224, 224))[-1]
     return dict(input_size=[in_chans, size, size], fixed_input_size=False, interpolation=sizes['interpolation'],
                 crop_pct=sizes['crop_pct'], crop_mode='center', mean=mean, std=std, num_classes=model.num_classes,
@@ -153,7 +159,7 @@ def folder_config(cfg, meta: Mapping[str, str], metadata: Mapping[str, str], mod
 
 def write_timm_folder(state: Mapping[str, torch.Tensor], meta: Mapping[str, str], out_dir: str,
                       work_dir: str | None = None, prefix: str = BACKBONE_PREFIX,
-                      keep_classifier: bool = True) -> dict[str, object]:
+                      keep_classifier: bool = True) -> dict[str, Any]:
     """Write ``model.safetensors``, ``config.json`` and ``README.md`` into ``out_dir`` (each file atomically).
 
     Args:

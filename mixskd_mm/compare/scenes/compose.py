@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -127,8 +128,8 @@ def write_composed_dataset(out_dir: str, data_root: str = '/usr/share/datasets/f
     train_pool, val_pool = split_pool(labels, pool, num_val / (num_train + num_val), seed)
     photos = load_backgrounds(backgrounds)
     classes = [split.metainfo['classes'][c] for c in class_ids]
-    kwargs = dict(image_size=image_size, objects_per_image=objects_per_image, scale_range=scale_range,
-                  threshold=threshold)
+    kwargs: dict[str, Any] = dict(image_size=image_size, objects_per_image=objects_per_image,
+                                  scale_range=scale_range, threshold=threshold)
     info: dict = dict(classes=classes, class_ids=list(class_ids), source=split.source, image_size=image_size,
                       pretrain_subset=dict(num_per_class=num_per_class, seed=subset_seed), seed=seed,
                       backgrounds=list(backgrounds), heldout_pool=dict(train=int(train_pool.size),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -61,7 +62,7 @@ def _background(rng: np.random.Generator, photos: Sequence[np.ndarray], size: in
     short = min(photo.shape[:2])
     scale = float(rng.uniform(size / short, min(1.0, 3.0 * size / short)))
     h, w = max(size, round(photo.shape[0] * scale)), max(size, round(photo.shape[1] * scale))
-    resized = np.asarray(Image.fromarray(photo).resize((w, h), Image.BILINEAR))
+    resized = np.asarray(Image.fromarray(photo).resize((w, h), Image.Resampling.BILINEAR))
     y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
     crop = resized[y:y + size, x:x + size]
     return np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
@@ -72,7 +73,7 @@ def _object(rng: np.random.Generator, image: np.ndarray, scale_range: tuple[floa
     """Scale a grey object at random and crop it to its mask: ``(pixels uint8 [h, w], mask bool [h, w])``."""
     scale = float(rng.uniform(*scale_range))
     side = max(1, round(image.shape[0] * scale))
-    pixels = np.asarray(Image.fromarray(image).resize((side, side), Image.BILINEAR))
+    pixels = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
     mask = pixels > threshold
     if not mask.any():
         return pixels[:0, :0], mask[:0, :0]
@@ -128,7 +129,7 @@ def compose_scene(rng: np.random.Generator, background: np.ndarray, objects: Seq
 
 def compose_scenes(images: np.ndarray, labels: np.ndarray, pool: np.ndarray, class_ids: Sequence[int],
                    backgrounds: Sequence[np.ndarray], num_scenes: int, seed: int, image_size: int = 128,
-                   objects_per_image: tuple[int, int] = (2, 4), **paste_kwargs: object) -> list[Scene]:
+                   objects_per_image: tuple[int, int] = (2, 4), **paste_kwargs: Any) -> list[Scene]:
     """Compose ``num_scenes`` scenes from the objects ``images[pool]``, each object used once before any repeats.
 
     Args:

@@ -61,8 +61,8 @@ def write_prediction_plots(transfers: Sequence[dict], data: dict, out: str, coun
                                                  for t in runs]
                 _draw_boxes([axes[row][col] for row in range(len(rows))], image, rows, data['classes'], colours)
             else:
-                gt = np.asarray(Image.open(path.replace(f'{os.sep}images{os.sep}', f'{os.sep}labels{os.sep}')))
-                rows = [('ground truth', gt)] + [(f'{t["method"]} backbone', _segment(t, path)) for t in runs]
+                gt_map = np.asarray(Image.open(path.replace(f'{os.sep}images{os.sep}', f'{os.sep}labels{os.sep}')))
+                rows = [('ground truth', gt_map)] + [(f'{t["method"]} backbone', _segment(t, path)) for t in runs]
                 _draw_label_maps([axes[row][col] for row in range(len(rows))], image, rows, len(data['classes']),
                                  colours)
         for ax in axes.flat:

@@ -31,7 +31,8 @@ def coco_dict(scenes: Sequence[Scene], file_names: Sequence[str], classes: Seque
         The COCO ``instances`` dict, ready for :func:`json.dump`.
     """
     from pycocotools import mask as mask_utils
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for image_id, (scene, name) in enumerate(zip(scenes, file_names), start=1):
         height, width = scene.image.shape[:2]
         images.append(dict(id=image_id, file_name=name, height=height, width=width))

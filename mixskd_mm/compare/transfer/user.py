@@ -172,7 +172,8 @@ def _carry_over(old: Mapping, backbone: dict[str, Any], changes: list[str]) -> N
 def _stage_reductions(model_name: str) -> list[int]:
     """The nominal reduction of each timm feature stage (ResNet: ``[2, 4, 8, 16, 32]``)."""
     from mixskd_mm.models.backbones import create_timm_model
-    return [int(f['reduction']) for f in create_timm_model(model_name).feature_info]
+    info: Any = create_timm_model(model_name).feature_info  # timm's FeatureInfo (torch types it Tensor | Module)
+    return [int(f['reduction']) for f in info]
 
 
 def _timm_index(reductions: Sequence[int], stride: int, model_name: str) -> int:

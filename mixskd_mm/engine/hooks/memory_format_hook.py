@@ -19,8 +19,8 @@ def dump_choices() -> list[tuple]:
     """This process's layout choices as plain tuples (dtypes and layouts as names: safe for weights-only loading)."""
     out = []
     for sig, fmt in memory_format.chosen().items():
-        fields = sig._replace(dtype=_dtype_name(sig.dtype), autocast=_dtype_name(sig.autocast))
-        out.append((tuple(fields), 'channels_last' if fmt is torch.channels_last else 'contiguous'))
+        fields = dict(sig._asdict(), dtype=_dtype_name(sig.dtype), autocast=_dtype_name(sig.autocast))
+        out.append((tuple(fields.values()), 'channels_last' if fmt is torch.channels_last else 'contiguous'))
     return out
 
 
@@ -28,9 +28,9 @@ def load_choices(entries: list[tuple]) -> int:
     """Take layout choices written by :func:`dump_choices`; return how many."""
     chosen = {}
     for fields, layout in entries:
-        sig = memory_format.Signature(*fields)
-        sig = sig._replace(dtype=getattr(torch, sig.dtype), autocast=getattr(torch, sig.autocast) if sig.autocast
-                           else None)
+        named = memory_format.Signature(*fields)._asdict()  # dtypes by name, as dump_choices wrote them
+        sig = memory_format.Signature(**dict(named, dtype=getattr(torch, named['dtype']),
+                                             autocast=getattr(torch, named['autocast']) if named['autocast'] else None))
         chosen[sig] = _LAYOUTS[layout]
     memory_format.restore(chosen)
     return len(chosen)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,9 +44,9 @@ class RNGStateHook(Hook):
     priority = 'LOW'
 
     def __init__(self) -> None:
-        self._held = None  # the states when validation began, set back when it ends
-        self._gathered = None  # (runner.iter, every rank's states) at the last gather
-        self._pending = None  # this rank's states from the resumed checkpoint, set again in before_train
+        self._held: dict | None = None  # the states when validation began, set back when it ends
+        self._gathered: tuple[int, Any] | None = None  # (runner.iter, every rank's states) at the last gather
+        self._pending: dict | None = None  # this rank's states from the resumed checkpoint, set again in before_train
 
     # -- saving ---------------------------------------------------------------------------------------------------
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:

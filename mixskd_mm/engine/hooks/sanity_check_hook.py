@@ -48,16 +48,18 @@ def channel_problems(model: nn.Module) -> list[str]:
 
 def _model_num_classes(model: nn.Module) -> Iterator[tuple[str, int]]:
     """(config path, num_classes) of every classification output of a mixskd_mm, mmdet or mmseg model."""
-    if isinstance(getattr(model, 'num_classes', None), int):
-        yield 'model.num_classes', model.num_classes
+    num_classes = getattr(model, 'num_classes', None)
+    if isinstance(num_classes, int):
+        yield 'model.num_classes', num_classes
     for path in ('bbox_head', 'roi_head.bbox_head', 'roi_head.mask_head', 'decode_head'):
-        obj = model
+        obj: object = model
         for part in path.split('.'):
             obj = getattr(obj, part, None)
         for i, head in enumerate(list(obj) if isinstance(obj, nn.ModuleList) else [obj]):
-            if isinstance(getattr(head, 'num_classes', None), int):
+            num_classes = getattr(head, 'num_classes', None)
+            if isinstance(num_classes, int):
                 yield f'model.{path}' + (f'[{i}]' if isinstance(obj, nn.ModuleList) else '') + '.num_classes', \
-                    head.num_classes
+                    num_classes
 
 
 @HOOKS.register_module()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Callable
 
 import torch
 from mmengine.logging import print_log
@@ -183,6 +184,7 @@ class TimmStageBackbone(BaseModule):
     def _convert_norm(self, norm_type: str) -> None:
         if norm_type == 'BN':
             return
+        convert: Callable[[nn.Module], nn.Module]
         if norm_type == 'SyncBN':
             from timm.layers import convert_sync_batchnorm
             convert = convert_sync_batchnorm

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ def predictions(scores: dict[str, torch.Tensor], labels: torch.Tensor | None) ->
     n = next(iter(probs.values())).shape[0]
     out = []
     for i in range(n):
-        item = dict(pred_scores={name: p[i] for name, p in probs.items()})
+        item: dict[str, Any] = dict(pred_scores={name: p[i] for name, p in probs.items()})
         if labels is not None:
             item['gt_label'] = int(labels[i])
         out.append(item)
@@ -95,6 +96,8 @@ class ImageClassifier(BaseModel):
         if self.channels_last is True and inputs.dim() == 4:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         if mode == 'loss':
+            if data_samples is None:
+                raise ValueError("mode='loss' needs data_samples (the labels)")
             return self.loss(inputs, data_samples)
         if mode == 'predict':
             return self.predict(inputs, data_samples)

@@ -100,11 +100,13 @@ class MixSKD(ImageClassifier):
         Exit k runs as soon as the backbone reaches stage k, so the backward pass finishes (and frees)
         each exit before it needs the activations of the stages that feed it.
         """
-        exits, last = [], None
+        exits: list[torch.Tensor] = []
+        last = None
         for k, feat in enumerate(self.backbone.forward_stages(inputs)):
             if k < len(self.exits):
                 exits.append(self._run_exit(self.exits[k], feat))
             last = feat
+        assert last is not None  # __init__ checked that out_indices has at least two stages
         return exits + [last]
 
     def _run_exit(self, exit_module: nn.Module, x: torch.Tensor) -> torch.Tensor:
