@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test test-modes lint demo demo-quick clean-venv
+.PHONY: setup test test-modes lint demo clean-venv
 
 setup:
 	bash tools/setup_env.sh
@@ -39,8 +39,10 @@ test-modes: setup
 	  $(MAKE) --no-print-directory test TEST_JOBS=$$jobs TEST_ISA=$$isa || exit 1; \
 	done
 
+# ruff's rules and mypy's strictness: pyproject.toml
 lint: setup
 	$(PY) -m ruff check mixskd_mm tools tests configs benchmarks
+	$(PY) -m mypy mixskd_mm
 
 demo: setup
 	$(PY) tools/demo.py --out outputs/demo

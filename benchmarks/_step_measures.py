@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable
 
 import timm
 import torch
@@ -27,7 +27,7 @@ def machine(device: str) -> str:
         return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), 'unknown CPU')
 
 
-def bf16_flags() -> Dict[str, Any]:
+def bf16_flags() -> dict[str, Any]:
     """This CPU's flags that bear on bf16 speed, and whether it computes bf16 natively."""
     flags = cpu_flags()
     relevant = [f for f in (*BF16_FLAGS, 'amx_tile', 'avx512_fp16', 'avx512f', 'avx512_vnni') if f in flags]
@@ -35,10 +35,10 @@ def bf16_flags() -> Dict[str, Any]:
     return dict(flags=relevant, native_bf16=supported, reason=reason)
 
 
-def interleaved_ms(fns: Dict[str, Callable[[], Any]], args: argparse.Namespace) -> Dict[str, List[float]]:
+def interleaved_ms(fns: dict[str, Callable[[], Any]], args: argparse.Namespace) -> dict[str, list[float]]:
     """ms per call of each function, called in turn (A B C A B C ...); warm-up rounds are dropped."""
     sync = torch.cuda.synchronize if args.device == 'cuda' else lambda: None
-    times: Dict[str, List[float]] = {name: [] for name in fns}
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for i in range(args.warmup + args.steps):
         for name, fn in fns.items():
             sync()
@@ -76,7 +76,7 @@ OP_CLASSES = (('conv', ('convolution',)), ('norm', ('batch_norm', 'layer_norm', 
 
 
 def op_profile(run: Run, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace,
-               steps: int = 2) -> Dict[str, float]:
+               steps: int = 2) -> dict[str, float]:
     """ms per step spent in convolutions (forward and backward), normalisation and the rest, by op self time."""
     cuda = args.device == 'cuda'
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
@@ -95,7 +95,7 @@ def op_profile(run: Run, x: torch.Tensor, y: torch.Tensor, args: argparse.Namesp
     return dict(ms, total=sum(ms.values()))
 
 
-def inference(args: argparse.Namespace, mixskd: MixSKD, x: torch.Tensor) -> Dict[str, Any]:
+def inference(args: argparse.Namespace, mixskd: MixSKD, x: torch.Tensor) -> dict[str, Any]:
     """Deployable MixSKD network vs the plain timm model: ms per forward (interleaved), output gap."""
     deploy = mixskd.to_deployable().to(memory_format=args.memory_format).eval()
     ref = timm.create_model(args.model, num_classes=args.num_classes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable
 
 import torch
 from torch import nn
@@ -22,7 +22,7 @@ from mixskd_mm.engine.cpu_perf import set_malloc
 from mixskd_mm.models.classifiers import ImageClassifier, MixSKD
 
 #: variant -> (network, settings it fixes; the others come from the command line)
-VARIANTS: Dict[str, Tuple[str, Dict[str, object]]] = {
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     'ce': ('ce', {}), 'ce-2b': ('ce-2b', {}), 'replicate': ('replicate', {}), 'conv': ('conv', {}),
     'replicate-lowmem': ('replicate-lowmem', {}),
     'replicate-ref': ('replicate', dict(channels_last=False, malloc='default', amp=False)),
@@ -51,7 +51,7 @@ class Run:
     call: Callable[[Callable[[], None]], None]
 
     @property
-    def settings(self) -> Dict[str, object]:
+    def settings(self) -> dict[str, object]:
         return dict(channels_last=self.channels_last, malloc=self.malloc, amp=self.amp)
 
 
@@ -87,7 +87,7 @@ def build_model(network: str, channels_last: object, args: argparse.Namespace) -
     return model.to(args.device).train()
 
 
-def build_run(name: str, args: argparse.Namespace, arena: Optional[ArenaThread] = None) -> Run:
+def build_run(name: str, args: argparse.Namespace, arena: ArenaThread | None = None) -> Run:
     network, fixed = VARIANTS[name]
     settings = dict(dict(channels_last=args.channels_last, malloc=args.malloc, amp=args.amp), **fixed)
     model = build_model(network, settings['channels_last'], args)
@@ -97,7 +97,7 @@ def build_run(name: str, args: argparse.Namespace, arena: Optional[ArenaThread] 
     return Run(name, network, model, opt, scaler, call=call, **settings)
 
 
-def batch(run: Run, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def batch(run: Run, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The batch of a variant: ``ce-2b`` takes the 2B images a MixSKD step forwards (the batch repeated)."""
     if run.network == 'ce-2b':
         x, y = torch.cat([x, x]), torch.cat([y, y])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,7 @@ def _median_s(fn: Callable[[], object], calls: int) -> float:
     return statistics.median(times)
 
 
-def time_layer(batch: int, channels: int, size: int, layout: torch.memory_format, calls: int) -> Dict[str, float]:
+def time_layer(batch: int, channels: int, size: int, layout: torch.memory_format, calls: int) -> dict[str, float]:
     """GFLOP/s of a 3x3, stride-1 convolution ``channels -> channels`` on ``size x size`` maps, per pass."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, channels, size, size, generator=gen).contiguous(memory_format=layout)
@@ -51,7 +51,7 @@ def time_layer(batch: int, channels: int, size: int, layout: torch.memory_format
     return {name: flops / _median_s(fn, calls) / 1e9 for name, fn in runs.items()}
 
 
-def measure(args: argparse.Namespace) -> List[Dict]:
+def measure(args: argparse.Namespace) -> list[dict]:
     torch.set_num_threads(args.threads)
     rows = []
     size, channels = args.img_size // args.stride0, 64
@@ -64,7 +64,7 @@ def measure(args: argparse.Namespace) -> List[Dict]:
     return rows
 
 
-def main(argv: Optional[List[str]] = None) -> List[Dict]:
+def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--batch', type=int, default=128, help='images per call (a MixSKD step forwards 2B)')
     p.add_argument('--img-size', type=int, default=32)

@@ -58,7 +58,7 @@ import argparse
 import json
 import logging
 import statistics
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import timm
 import torch
@@ -76,7 +76,7 @@ RATIOS = (('time_ratio', 'ms_step', 'ce'), ('memory_ratio', 'peak_mib', 'ce'), (
           ('time_vs_ref', 'ms_step', REFERENCE), ('macs_vs_ref', 'fwd_gmacs', REFERENCE))
 
 
-def measure(args: argparse.Namespace) -> Dict[str, Any]:
+def measure(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, args.img_size, args.img_size).to(args.device)
@@ -85,7 +85,7 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
     runs = [build_run(name, args, arena) for name in args.runs]
     data = {run.name: batch(run, x, y) for run in runs}
     times = interleaved_ms({run.name: timed_step(run, *data[run.name], args) for run in runs}, args)
-    results: Dict[str, Dict[str, Any]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for run in runs:
         ms = statistics.median(times[run.name])
         results[run.name] = dict(
@@ -109,19 +109,19 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
                 inference=inference(args, mixskd, x))
 
 
-def _ratio(value: Optional[float], target: Optional[float] = None) -> str:
+def _ratio(value: float | None, target: float | None = None) -> str:
     if value is None:
         return '-'
     met = '' if target is None else f' (<= {target}x: {"met" if value <= target else "MISSED"})'
     return f'{value:.2f}x{met}'
 
 
-def _settings(s: Dict[str, Any]) -> str:
+def _settings(s: dict[str, Any]) -> str:
     layout = {True: 'cl', False: 'contig'}.get(s['channels_last'], s['channels_last'])
     return f'{layout}/{s["malloc"]}/{"amp" if s["amp"] else "fp32"}'
 
 
-def print_variants(report: Dict[str, Any]) -> None:
+def print_variants(report: dict[str, Any]) -> None:
     print(f'{"variant":<20} {"settings":<20} {"ms/step":>8} {"img/s":>6}  {"time vs CE":<10} {"MACs vs CE":<10} '
           f'{"time vs ref":<22} {"MACs vs ref":<11} {"peak MiB":>8} {"mem vs CE":<21} {"params M":>8}')
     for name, r in report['variants'].items():
@@ -135,7 +135,7 @@ def print_variants(report: Dict[str, Any]) -> None:
               f'{r["params_m"]:>8.1f}')
 
 
-def print_report(report: Dict[str, Any]) -> None:
+def print_report(report: dict[str, Any]) -> None:
     a, infer, bf16 = report['settings'], report['inference'], report['cpu_bf16']
     print(f'machine: {report["machine"]}')
     print(f'cpu bf16 flags: {", ".join(bf16["flags"]) or "none"} ({bf16["reason"]})')
@@ -160,7 +160,7 @@ def print_report(report: Dict[str, Any]) -> None:
           + (f'{gap:.2e} (same weights)' if gap is not None else 'n/a (state dicts differ)'))
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     p.add_argument('--model', default='resnet18', help='timm model name')
@@ -192,7 +192,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # one backbone log line per build otherwise
     report = measure(args)

@@ -5,8 +5,8 @@ datasets are those rectangles. Used by :mod:`_fake_detection` and :mod:`_fake_se
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -16,10 +16,10 @@ from torchvision.io import encode_jpeg
 #: (height, width) of every image written here
 IMAGE_HW = (96, 128)
 
-Box = Tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels, x2 / y2 exclusive
+Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels, x2 / y2 exclusive
 
 
-def random_boxes(rng: np.random.Generator, count: int = 2) -> List[Box]:
+def random_boxes(rng: np.random.Generator, count: int = 2) -> list[Box]:
     """``count`` rectangles of 36..60 pixels a side inside an ``IMAGE_HW`` image.
 
     Args:
@@ -72,7 +72,7 @@ def label_map(boxes: Sequence[Box], labels: Sequence[int], background: int) -> n
     return seg
 
 
-def voc_palette() -> List[int]:
+def voc_palette() -> list[int]:
     """Pascal VOC's colour map: the bits of a label spread over the high bits of R, G and B (768 values)."""
     palette = []
     for label in range(256):

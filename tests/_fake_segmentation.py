@@ -7,8 +7,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from _fake_images import label_map, random_boxes, write_jpeg, write_list, write_png

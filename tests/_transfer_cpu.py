@@ -6,7 +6,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import List, Tuple
 
 import torch
 
@@ -44,7 +43,7 @@ def walk_dicts(node, path: str):
             yield from walk_dicts(value, f'{path}.{i}')
 
 
-def cpu_options(cfg: dict, data_root: str, backbone_file: str) -> List[str]:
+def cpu_options(cfg: dict, data_root: str, backbone_file: str) -> list[str]:
     """``--cfg-options`` that run config ``cfg`` on the tiny data at ``data_root`` with ``backbone_file`` on a CPU.
 
     Only sizes and plumbing change: every dataset's ``data_root`` (a COCO evaluator's ``ann_file`` too), every
@@ -97,7 +96,7 @@ def one_torch_thread():
         torch.set_num_threads(threads)
 
 
-def scalars(work_dir) -> List[dict]:
+def scalars(work_dir) -> list[dict]:
     """The records of the run's ``vis_data/scalars.json`` (one per logged train iteration / evaluation).
 
     Args:
@@ -108,7 +107,7 @@ def scalars(work_dir) -> List[dict]:
     return [json.loads(line) for line in logs[-1].read_text().splitlines() if line.strip()]
 
 
-def backbone_load_report(log: str) -> Tuple[int, int]:
+def backbone_load_report(log: str) -> tuple[int, int]:
     """``(matched, total)`` from the backbone's ``loaded FILE: M/N tensors matched`` line in a run's output.
 
     Args:

@@ -14,7 +14,7 @@ and are re-exported here. This module adds :data:`WRITERS` and the once-per-sess
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, Tuple
+from typing import Callable
 
 import torch
 from _fake_detection import COCO_IDS as COCO_IDS
@@ -33,7 +33,7 @@ from _transfer_cpu import scalars as scalars
 from _transfer_cpu import walk_dicts as walk_dicts
 
 #: dataset kind -> (writer, the folder the configs' ``data_root`` names)
-WRITERS: Dict[str, Tuple[Callable[[Path], None], str]] = dict(
+WRITERS: dict[str, tuple[Callable[[Path], None], str]] = dict(
     coco=(write_coco_detection, 'coco'), voc_det=(write_voc_detection, 'VOCdevkit'),
     ade20k=(write_ade20k, 'ade/ADEChallengeData2016'), voc_aug=(write_voc_aug, 'VOCdevkit/VOC2012'),
     coco_stuff164k=(write_coco_stuff164k, 'coco_stuff164k'))

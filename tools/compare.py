@@ -8,14 +8,14 @@
 Every run is ``tools/train.py`` (then ``tools/test.py`` on the test split) on a config file written into its work
 directory under ``--out``; rerunning with the same ``--out`` skips finished runs and resumes the others. The report
 (``report.md``, ``results.json``, PNG plots) is computed from the runs' own files. The code lives in
-``mixskd_mm/compare/``.
+``mixskd_mm/compare/``; :func:`mixskd_mm.compare.cli.cli` is installed as the console script ``mixskd-compare`` too.
 """
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without install
 
-from mixskd_mm.compare.cli import cli  # noqa: E402
+from mixskd_mm.compare.cli import cli
 
 if __name__ == '__main__':
     cli()

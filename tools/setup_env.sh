@@ -25,7 +25,7 @@ pip_quiet() { "$@" 2> >(grep -v 'is ignored: it is neither a file nor a director
 pin() { grep -E "^$1==" "$REQ" | head -n1; }
 
 # checksum of everything that decides what gets installed
-want=$(cat "$REQ" setup.py tools/setup_env.sh tools/install_data.sh | sha256sum | cut -d' ' -f1)
+want=$(cat "$REQ" pyproject.toml tools/setup_env.sh tools/install_data.sh | sha256sum | cut -d' ' -f1)
 
 check_stack() {
   "$VENV/bin/python" - <<'PY'

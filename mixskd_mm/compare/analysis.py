@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import os.path as osp
 import statistics
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def t_quantile(df: int, p: float = 0.975) -> float:
     return float(t.ppf(p, df))
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float]) -> Dict:
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> dict:
     """Mean and 95 % interval of the per-seed differences ``a - b``.
 
     Args:
@@ -59,16 +60,16 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> Dict:
                 significant=bool(mean - half > 0 or mean + half < 0))
 
 
-def mean_std(values: Sequence[Optional[float]]) -> Dict:
+def mean_std(values: Sequence[float | None]) -> dict:
     """``mean``, sample ``std`` (0 with one value) and ``n`` of the values that are not ``None``."""
-    values = [v for v in values if v is not None]
-    if not values:
+    given = [v for v in values if v is not None]
+    if not given:
         return dict(mean=None, std=None, n=0)
-    return dict(mean=statistics.mean(values), std=statistics.stdev(values) if len(values) > 1 else 0.0,
-                n=len(values))
+    return dict(mean=statistics.mean(given), std=statistics.stdev(given) if len(given) > 1 else 0.0,
+                n=len(given))
 
 
-def score_metrics(path: str, topk: int) -> Dict:
+def score_metrics(path: str, topk: int) -> dict:
     """Top-1, top-k, ECE and per-class accuracy (percent) of one score file.
 
     Args:
@@ -90,7 +91,7 @@ def score_metrics(path: str, topk: int) -> Dict:
                 ece=expected_calibration_error(probs, labels), per_class=per_class, samples=int(len(labels)))
 
 
-def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> Dict:
+def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> dict:
     """Everything the report needs from one finished pretraining run.
 
     Args:
@@ -122,7 +123,7 @@ def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> Di
     return out
 
 
-def choose_settings(results: Sequence[Dict]) -> Dict[str, Dict]:
+def choose_settings(results: Sequence[dict]) -> dict[str, dict]:
     """Per method, the sweep setting with the best mean validation top-1 over seeds (the first one on a tie).
 
     Args:
@@ -133,7 +134,7 @@ def choose_settings(results: Sequence[Dict]) -> Dict[str, Dict]:
     """
     chosen = {}
     for method in dict.fromkeys(r['method'] for r in results):
-        groups: Dict[str, List[Dict]] = {}
+        groups: dict[str, list[dict]] = {}
         for r in results:
             if r['method'] == method:
                 groups.setdefault(repr(sorted(r['setting'].items())), []).append(r)
@@ -144,11 +145,11 @@ def choose_settings(results: Sequence[Dict]) -> Dict[str, Dict]:
     return chosen
 
 
-def _ratio(value: Optional[float], reference: Optional[float]) -> Optional[float]:
+def _ratio(value: float | None, reference: float | None) -> float | None:
     return value / reference if value is not None and reference else None
 
 
-def summarise(results: Sequence[Dict], chosen: Dict[str, Dict], split: str) -> Dict[str, Dict]:
+def summarise(results: Sequence[dict], chosen: dict[str, dict], split: str) -> dict[str, dict]:
     """Per method (at its chosen setting): accuracy, calibration and cost over seeds, cost also as a ratio to CE.
 
     Args:
@@ -180,18 +181,18 @@ def summarise(results: Sequence[Dict], chosen: Dict[str, Dict], split: str) -> D
     return table
 
 
-def best_cheap_baseline(table: Dict[str, Dict]) -> Optional[str]:
+def best_cheap_baseline(table: dict[str, dict]) -> str | None:
     """Of Mixup and CutMix, the one with the better mean *validation* top-1 (so the choice never sees test data)."""
     present = [m for m in CHEAP_BASELINES if m in table]
     return max(present, key=lambda m: table[m]['val_top1']['mean']) if present else None
 
 
-def per_seed(results: Sequence[Dict], method: str, setting: Dict, split: str, key: str = 'top1') -> Dict[int, float]:
+def per_seed(results: Sequence[dict], method: str, setting: dict, split: str, key: str = 'top1') -> dict[int, float]:
     """``{seed: value}`` of one method at one setting."""
     return {r['seed']: r[split][key] for r in results if r['method'] == method and r['setting'] == setting}
 
 
-def comparisons(results: Sequence[Dict], table: Dict[str, Dict], split: str) -> List[Dict]:
+def comparisons(results: Sequence[dict], table: dict[str, dict], split: str) -> list[dict]:
     """Paired differences of each MixSKD variant to CE and to the best cheap baseline, on top-1 and ECE.
 
     Args:
@@ -207,7 +208,7 @@ def comparisons(results: Sequence[Dict], table: Dict[str, Dict], split: str) -> 
     out = []
     for method in (m for m in MIXSKD_METHODS if m in table):
         for base in baselines:
-            pair = dict(method=method, baseline=base)
+            pair: dict[str, Any] = dict(method=method, baseline=base)
             for key in ('top1', 'ece'):
                 a = per_seed(results, method, table[method]['setting'], split, key)
                 b = per_seed(results, base, table[base]['setting'], split, key)
@@ -219,7 +220,7 @@ def comparisons(results: Sequence[Dict], table: Dict[str, Dict], split: str) -> 
     return out
 
 
-def transfer_summary(transfers: Sequence[Dict], table: Dict[str, Dict]) -> Dict[str, Dict]:
+def transfer_summary(transfers: Sequence[dict], table: dict[str, dict]) -> dict[str, dict]:
     """Per task: each backbone's metric over seeds, and paired differences of MixSKD variants to the baselines.
 
     Args:
@@ -246,8 +247,8 @@ def transfer_summary(transfers: Sequence[Dict], table: Dict[str, Dict]) -> Dict[
     return out
 
 
-def pooled_reliability(results: Sequence[Dict], table: Dict[str, Dict], split: str,
-                       num_bins: int = 15) -> Dict[str, Dict]:
+def pooled_reliability(results: Sequence[dict], table: dict[str, dict], split: str,
+                       num_bins: int = 15) -> dict[str, dict]:
     """Reliability bins per method, over the samples of all its seeds (for the diagram)."""
     out = {}
     for method, row in table.items():

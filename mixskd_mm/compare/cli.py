@@ -7,7 +7,8 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
+from functools import partial
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and check the command line; fill in the defaults that depend on other options."""
     args = build_parser().parse_args(argv)
     check_options(args)
@@ -111,7 +112,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def settings_of(args: argparse.Namespace) -> Dict:
+def settings_of(args: argparse.Namespace) -> dict:
     """What decides the numbers of a comparison (recorded in ``settings.json``; jobs and GPUs do not count)."""
     def path(p):
         return osp.abspath(p) if p else None
@@ -128,7 +129,7 @@ def settings_of(args: argparse.Namespace) -> Dict:
                 **({'drop_duplicates': True} if args.drop_duplicates else {}))
 
 
-def check_amp(gpus: Optional[str]) -> None:
+def check_amp(gpus: str | None) -> None:
     """Refuse ``--amp`` before any run starts where ``tools/train.py --amp`` would refuse it in every run (the rule
     of :func:`~mixskd_mm.engine.runner_setup.amp_support`; the runs see the GPUs this process sees).
 
@@ -146,7 +147,7 @@ def check_amp(gpus: Optional[str]) -> None:
         raise RuntimeError(f'--amp on this CPU: {reason}. Leave --amp out (fp32), or run on GPUs with --gpus')
 
 
-def load_data(args: argparse.Namespace) -> Dict:
+def load_data(args: argparse.Namespace) -> dict:
     """The data summary: read once, then kept in ``OUT/data/data.json``."""
     path = osp.join(args.out, 'data', 'data.json')
     if osp.isfile(path):
@@ -179,7 +180,7 @@ def pretrain(pool: ToolPool, run: PretrainRun, iters_per_epoch: int, args: argpa
     return run
 
 
-def print_commands(runs: Sequence[PretrainRun], transfers: Sequence[Dict]) -> None:
+def print_commands(runs: Sequence[PretrainRun], transfers: Sequence[dict]) -> None:
     """Print every command (finished ones commented), for a scheduler (see tools/slurm_train.sh)."""
     for run in runs:
         prefix = '# done: ' if run.finished else ''
@@ -194,7 +195,7 @@ def print_commands(runs: Sequence[PretrainRun], transfers: Sequence[Dict]) -> No
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
-def main(argv: Optional[Sequence[str]] = None) -> Dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     """Run, resume or collect a comparison; returns what ``results.json`` holds (``{}`` with ``--print-commands``)."""
     args = parse_args(argv)
     start = time.time()
@@ -218,7 +219,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         print(f'[compare] {len(pending)} of {len(runs)} pretraining runs to do, {pool.jobs} at a time '
               f'({pool.threads} thread(s) each)', flush=True)
         longest_first = sorted(pending, key=lambda r: COST_RANK.get(r.method, len(COST_RANK)))  # a short tail
-        pool.map([lambda r=r: pretrain(pool, r, iters_per_epoch, args) for r in longest_first])
+        pool.map([partial(pretrain, pool, r, iters_per_epoch, args) for r in longest_first])
     unfinished = [r.name for r in runs if not r.finished]
     if unfinished:
         raise RuntimeError(f'{len(unfinished)} pretraining run(s) have not finished: {", ".join(unfinished)}. Run '
@@ -234,7 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     todo = [s for s in specs if not s['done']]
     if todo and not args.collect:
         print(f'[compare] {len(todo)} fine-tune(s) to do', flush=True)
-        pool.map([lambda s=s: fine_tune(pool, s, _log(args, osp.basename(s['work_dir']))) for s in todo])
+        pool.map([partial(fine_tune, pool, s, _log(args, osp.basename(s['work_dir']))) for s in todo])
     transfers = []
     for s in specs:
         value = transfer_value(s)
@@ -244,8 +245,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     return write_report(args, data, split, runs, results, chosen, transfers, time.time() - start)
 
 
-def write_report(args: argparse.Namespace, data: Dict, split: str, runs: Sequence[PretrainRun],
-                 results: Sequence[Dict], chosen: Dict, transfers: Sequence[Dict], seconds: float) -> Dict:
+def write_report(args: argparse.Namespace, data: dict, split: str, runs: Sequence[PretrainRun],
+                 results: Sequence[dict], chosen: dict, transfers: Sequence[dict], seconds: float) -> dict:
     """Compute the analysis and write ``report.md``, ``results.json`` and the plots into ``--out``."""
     table = analysis.summarise(results, chosen, split)
     pairs = analysis.comparisons(results, table, split)
@@ -268,7 +269,7 @@ def write_report(args: argparse.Namespace, data: Dict, split: str, runs: Sequenc
     return out
 
 
-def cli(argv: Optional[Sequence[str]] = None) -> None:
+def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point: errors of the user's input end the program with their message, not a traceback."""
     try:
         main(argv)

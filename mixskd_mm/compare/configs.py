@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 from mmengine.config import Config
 
@@ -31,7 +31,7 @@ CHEAP_BASELINES = ('mixup', 'cutmix')
 
 
 def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[float],
-                 std: Sequence[float], layout: str = 'off') -> Dict:
+                 std: Sequence[float], layout: str = 'off') -> dict:
     """The ``model`` entry of one method.
 
     Args:
@@ -67,7 +67,7 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
     return dict(type='ImageClassifier', mix=method, alpha=1.0, **common)
 
 
-def pipelines(img_size: int) -> Dict[str, List[Dict]]:
+def pipelines(img_size: int) -> dict[str, list[dict]]:
     """Train and test pipelines for square ``img_size`` crops (uint8 tensors, ``torchvision.transforms.v2``).
 
     Small images (``img_size <= 64``) are resized to the size and padded-and-cropped, as on CIFAR; larger ones get
@@ -88,7 +88,7 @@ def pipelines(img_size: int) -> Dict[str, List[Dict]]:
                 test=[dict(type='Resize', size=int(round(img_size * 8 / 7))), dict(type='CenterCrop', size=img_size)])
 
 
-def _loader(data_dir: str, split: str, pipeline: List[Dict], batch: int, workers: int, shuffle: bool) -> Dict:
+def _loader(data_dir: str, split: str, pipeline: list[dict], batch: int, workers: int, shuffle: bool) -> dict:
     # persistent workers would carry their random streams across epochs, which a resumed run cannot restore
     return dict(batch_size=batch, num_workers=workers, persistent_workers=False,
                 sampler=dict(type='DefaultSampler', shuffle=shuffle),
@@ -96,12 +96,12 @@ def _loader(data_dir: str, split: str, pipeline: List[Dict], batch: int, workers
                              classes='classes.txt', pipeline=pipeline))
 
 
-def _evaluator(topk: int, scores_file: str) -> List[Dict]:
+def _evaluator(topk: int, scores_file: str) -> list[dict]:
     return [dict(type='MultiExitAccuracy', topk=(1, topk)), dict(type='ClassificationScores', out_file=scores_file)]
 
 
-def run_config(method: str, seed: int, work_dir: str, data: Dict, data_dir: str, settings: Dict,
-               overrides: Optional[Dict] = None) -> Config:
+def run_config(method: str, seed: int, work_dir: str, data: dict, data_dir: str, settings: dict,
+               overrides: dict | None = None) -> Config:
     """The complete config of one pretraining run.
 
     Args:

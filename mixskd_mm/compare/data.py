@@ -34,7 +34,7 @@ import os
 import os.path as osp
 import warnings
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ __all__ = ['EMBEDDED', 'SPLITS', 'DataError', 'Samples', 'default_img_size', 'in
 
 
 # -- checking and summarising -----------------------------------------------------------------------------------
-def stratified_split(samples: Samples, fraction: float, seed: int) -> Tuple[Samples, Samples, List[int]]:
+def stratified_split(samples: Samples, fraction: float, seed: int) -> tuple[Samples, Samples, list[int]]:
     """Carve a validation split from training samples, per class, with a fixed seed.
 
     Each class with ``n >= 2`` images gives ``round(n * fraction)`` of them, at least 1 and at most ``n - 1``; a class
@@ -76,10 +76,11 @@ def stratified_split(samples: Samples, fraction: float, seed: int) -> Tuple[Samp
         (3, 1, [1])
     """
     rng = np.random.default_rng(seed)
-    by_class: Dict[int, List[int]] = {}
+    by_class: dict[int, list[int]] = {}
     for i, (_, label) in enumerate(samples):
         by_class.setdefault(label, []).append(i)
-    val, single = set(), []
+    val: set[int] = set()
+    single = []
     for label in sorted(by_class):
         members = by_class[label]
         if len(members) < 2:
@@ -91,7 +92,7 @@ def stratified_split(samples: Samples, fraction: float, seed: int) -> Tuple[Samp
             single)
 
 
-def inspect_images(paths: Sequence[str], stats_limit: int = 500, seed: int = 0) -> Dict:
+def inspect_images(paths: Sequence[str], stats_limit: int = 500, seed: int = 0) -> dict:
     """Decode every image once: refuse corrupt files, count modes and sizes, and measure mean / std.
 
     Args:
@@ -136,7 +137,7 @@ def inspect_images(paths: Sequence[str], stats_limit: int = 500, seed: int = 0) 
                 std=[round(float(s), 3) for s in std])
 
 
-def default_img_size(sizes: Dict) -> int:
+def default_img_size(sizes: dict) -> int:
     """The training resolution a comparison uses unless ``--img-size`` is given.
 
     The median shorter side of the training images, rounded to a multiple of 32 and kept within 32..224: small
@@ -161,8 +162,8 @@ def _write_lines(path: str, lines: Sequence[str]) -> None:
 
 
 def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int = 0,
-                 max_per_class: Optional[int] = None, embedded: Optional[Dict] = None,
-                 drop_duplicates: bool = False) -> Dict:
+                 max_per_class: int | None = None, embedded: dict | None = None,
+                 drop_duplicates: bool = False) -> dict:
     """Read ``--data``, check it, carve a validation split if needed, and write the split lists (module docstring).
 
     Args:
@@ -214,7 +215,7 @@ def prepare_data(source: str, out_dir: str, val_fraction: float = 0.2, seed: int
     return summary
 
 
-def _read_source(source: str, folder: str, embedded: Optional[Dict]) -> Tuple[List[str], Dict[str, Samples], str, str]:
+def _read_source(source: str, folder: str, embedded: dict | None) -> tuple[list[str], dict[str, Samples], str, str]:
     """``(classes, splits, layout, name)`` of ``--data``; the embedded data is first written under ``folder``."""
     if source == EMBEDDED:
         opts = dict(dict(per_class=500, val_per_class=100), **(embedded or {}))
@@ -235,21 +236,21 @@ def _read_source(source: str, folder: str, embedded: Optional[Dict]) -> Tuple[Li
 def _subsample(train: Samples, num_classes: int, max_per_class: int, seed: int) -> Samples:
     """At most ``max_per_class`` training samples per class (a seeded subsample), in their original order."""
     rng = np.random.default_rng(seed)
-    keep = set()
+    keep: set[int] = set()
     for label in range(num_classes):
         members = [i for i, (_, lab) in enumerate(train) if lab == label]
         keep.update(int(i) for i in rng.permutation(members)[:max_per_class])
     return [s for i, s in enumerate(train) if i in keep]
 
 
-def _carve_val(splits: Dict[str, Samples], classes: Sequence[str], val_fraction: float, seed: int) -> List[str]:
+def _carve_val(splits: dict[str, Samples], classes: Sequence[str], val_fraction: float, seed: int) -> list[str]:
     """Carve ``splits['val']`` from ``splits['train']`` (:func:`stratified_split`); returns the notes (warned too)."""
     notes = []
     splits['train'], splits['val'], single = stratified_split(splits['train'], val_fraction, seed)
     for label in single:
         message = (f'class {classes[label]!r} has a single training image: it stays in training, and the '
                    f'validation split has none of it')
-        warnings.warn(message)
+        warnings.warn(message, stacklevel=1)  # the message names the class; the caller's line would not help
         notes.append(message)
     notes.append(f'no validation split given: {val_fraction:.0%} of each class was carved from training '
                  f'(seed {seed})')

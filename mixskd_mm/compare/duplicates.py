@@ -22,7 +22,7 @@ import os
 import os.path as osp
 import warnings
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
@@ -36,10 +36,10 @@ EXAMPLES = 5
 
 #: ``(split, path, earlier split, earlier path, kind)``: an image, the image of an earlier split it duplicates, and
 #: ``'file'`` (same bytes) or ``'pixels'`` (same decoded pixels)
-Match = Tuple[str, str, str, str, str]
+Match = tuple[str, str, str, str, str]
 
 
-def digests(path: str) -> Tuple[str, str]:
+def digests(path: str) -> tuple[str, str]:
     """The BLAKE2b digests (hex) of an image file's bytes and of its size and RGB pixels, decoded as the runs decode
     it (:meth:`mixskd_mm.datasets.ImageNet.load_image`: grey repeated, alpha dropped, 16-bit samples keeping their high
     byte).
@@ -59,7 +59,7 @@ def digests(path: str) -> Tuple[str, str]:
     return pixels.hexdigest(), hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
-def find_duplicates(splits: Dict[str, Samples]) -> List[Match]:
+def find_duplicates(splits: dict[str, Samples]) -> list[Match]:
     """Pair every validation and test image with an image of an earlier split that is the same picture.
 
     Args:
@@ -74,10 +74,10 @@ def find_duplicates(splits: Dict[str, Samples]) -> List[Match]:
         >>> find_duplicates({'train': [('a.png', 0)], 'test': [('copy of a.png', 0)]})  # doctest: +SKIP
         [('test', 'copy of a.png', 'train', 'a.png', 'file')]
     """
-    first: Dict[str, Tuple[str, str, str]] = {}  # pixel digest -> (split, path, file digest) in an earlier split
-    found: List[Match] = []
+    first: dict[str, tuple[str, str, str]] = {}  # pixel digest -> (split, path, file digest) in an earlier split
+    found: list[Match] = []
     for split in [s for s in SPLITS if s in splits]:
-        mine: Dict[str, Tuple[str, str, str]] = {}
+        mine: dict[str, tuple[str, str, str]] = {}
         for path, _ in splits[split]:
             pixels, data = digests(path)
             if pixels in first:
@@ -90,14 +90,14 @@ def find_duplicates(splits: Dict[str, Samples]) -> List[Match]:
     return found
 
 
-def drop_matches(splits: Dict[str, Samples], matches: Sequence[Match]) -> None:
+def drop_matches(splits: dict[str, Samples], matches: Sequence[Match]) -> None:
     """Remove, in place, every image of ``matches`` (validation and test images) from its split.
 
     Args:
         splits: ``{split: samples}``, changed in place.
         matches: :func:`find_duplicates`.
     """
-    drop: Dict[str, set] = {}
+    drop: dict[str, set] = {}
     for split, path, *_ in matches:
         drop.setdefault(split, set()).add(path)
     for split, paths in drop.items():
@@ -111,13 +111,13 @@ def shown_name(split: str, path: str, root: str) -> str:
     return relative if relative.split(os.sep)[0] == split else f'{split}:{relative}'
 
 
-def match_lines(matches: Sequence[Match], root: str) -> List[str]:
+def match_lines(matches: Sequence[Match], root: str) -> list[str]:
     """``'test/cat/a.png = train/cat/a_copy.png'`` per match, ending in ``' (same pixels)'`` for another file."""
     return [f'{shown_name(split, path, root)} = {shown_name(other_split, other_path, root)}'
             + ('' if kind == 'file' else ' (same pixels)') for split, path, other_split, other_path, kind in matches]
 
 
-def check_splits(splits: Dict[str, Samples], folder: str, drop: bool = False) -> Tuple[Dict, Optional[str]]:
+def check_splits(splits: dict[str, Samples], folder: str, drop: bool = False) -> tuple[dict, str | None]:
     """Find the pictures that are in two splits, drop them from validation and test if asked, and warn.
 
     Every match is listed in ``folder/duplicates.txt`` (tab-separated: split, path, earlier split, its path, kind);
@@ -162,6 +162,6 @@ def check_splits(splits: Dict[str, Samples], folder: str, drop: bool = False) ->
     note = (f'{len(matches)} validation/test image(s) are the same picture as an image of an earlier split ({where}'
             f'{kinds}): ' + ', '.join(examples) + (', ...' if len(matches) > EXAMPLES else '')
             + f' (all in {listing}). {outcome}')
-    warnings.warn(note)
+    warnings.warn(note, stacklevel=1)  # the note names the images and the files; the caller's line would not help
     return dict(count=len(matches), per_split=per_split, same_pixels=same_pixels, examples=examples, dropped=drop,
                 list=listing, message=note), note

@@ -10,7 +10,6 @@ import argparse
 import math
 import os
 import os.path as osp
-from typing import Optional
 
 from .sources import EMBEDDED
 
@@ -25,7 +24,7 @@ def _refuse(option: str, value: object, expected: str) -> None:
     raise SystemExit(f'{option} {value}: expected {expected}')
 
 
-def _at_least(option: str, value: Optional[int], low: int) -> None:
+def _at_least(option: str, value: int | None, low: int) -> None:
     """Refuse an integer option below ``low``; ``None`` (the option's default) passes."""
     if value is not None and value < low:
         _refuse(option, value, f'an integer >= {low}')
@@ -52,7 +51,7 @@ def _numbers(args: argparse.Namespace) -> None:
                 f'an integer in 1..{len(args.seeds)} (the number of --seeds), or leave it out for all')
 
 
-def _gpus(value: Optional[str]) -> None:
+def _gpus(value: str | None) -> None:
     """``--gpus``: comma-separated GPU ids, each a non-negative integer, none twice."""
     if value is None:
         return

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os.path as osp
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 PLOTS = ('accuracy.png', 'reliability.png', 'per_class.png', 'cost.png')
 
 
-def write_plots(table: Dict[str, Dict], reliability: Dict[str, Dict], classes: Sequence[str], split: str,
-                out: str) -> List[str]:
+def write_plots(table: dict[str, dict], reliability: dict[str, dict], classes: Sequence[str], split: str,
+                out: str) -> list[str]:
     """Draw the comparison's plots into ``out``.
 
     Args:
@@ -31,7 +31,7 @@ def write_plots(table: Dict[str, Dict], reliability: Dict[str, Dict], classes: S
     return written
 
 
-def _accuracy_plot(plt, table: Dict[str, Dict], split: str, out: str) -> str:
+def _accuracy_plot(plt, table: dict[str, dict], split: str, out: str) -> str:
     """Bars of each method's mean top-1 with the seed-to-seed standard deviation."""
     fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(table)), 4))
     means = [row['top1']['mean'] for row in table.values()]
@@ -44,7 +44,7 @@ def _accuracy_plot(plt, table: Dict[str, Dict], split: str, out: str) -> str:
     return _save(fig, plt, osp.join(out, 'accuracy.png'))
 
 
-def _reliability_plot(plt, table: Dict[str, Dict], reliability: Dict[str, Dict], split: str, out: str) -> str:
+def _reliability_plot(plt, table: dict[str, dict], reliability: dict[str, dict], split: str, out: str) -> str:
     """One reliability diagram per method: accuracy against confidence, pooled over seeds."""
     fig, axes = plt.subplots(1, len(reliability), figsize=(3.2 * len(reliability), 3.4), squeeze=False)
     for ax, (method, bins) in zip(axes[0], reliability.items()):
@@ -61,7 +61,7 @@ def _reliability_plot(plt, table: Dict[str, Dict], reliability: Dict[str, Dict],
     return _save(fig, plt, osp.join(out, 'reliability.png'))
 
 
-def _per_class_plot(plt, table: Dict[str, Dict], classes: Sequence[str], out: str) -> str:
+def _per_class_plot(plt, table: dict[str, dict], classes: Sequence[str], out: str) -> str:
     """Grouped bars: every method's per-class accuracy change from CE."""
     others = [m for m in table if m != 'ce']
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(classes) * len(others)), 4))
@@ -78,7 +78,7 @@ def _per_class_plot(plt, table: Dict[str, Dict], classes: Sequence[str], out: st
     return _save(fig, plt, osp.join(out, 'per_class.png'))
 
 
-def _cost_plot(plt, table: Dict[str, Dict], split: str, out: str) -> str:
+def _cost_plot(plt, table: dict[str, dict], split: str, out: str) -> str:
     """Each method's mean top-1 against its mean training time."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for row in table.values():

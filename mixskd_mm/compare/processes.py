@@ -15,11 +15,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, TypeVar
 
 from tqdm import tqdm
+
+#: what a task given to :meth:`ToolPool.map` returns
+T = TypeVar('T')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _PROGRESS = re.compile(r'(?:Epoch\(train\)\s*\[(\d+)\])?\s*\[\s*(\d+)/(\d+)\]')
@@ -55,7 +59,7 @@ class ToolPool:
         progress: Draw tqdm bars.
     """
 
-    def __init__(self, jobs: int = 1, gpus: Optional[Sequence[str]] = None, threads: Optional[int] = None,
+    def __init__(self, jobs: int = 1, gpus: Sequence[str] | None = None, threads: int | None = None,
                  progress: bool = True) -> None:
         self.gpus = list(gpus or [])
         self.jobs = len(self.gpus) or max(1, jobs)
@@ -63,9 +67,9 @@ class ToolPool:
         self.progress = progress
         self._slots = list(range(self.jobs))
         self._lock = threading.Lock()
-        self._procs: List[subprocess.Popen] = []
+        self._procs: list[subprocess.Popen] = []
 
-    def env(self, slot: int) -> Dict[str, str]:
+    def env(self, slot: int) -> dict[str, str]:
         """The environment of a child in job slot ``slot``."""
         env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS=str(self.threads),
                    MKL_NUM_THREADS=str(self.threads))
@@ -103,6 +107,7 @@ class ToolPool:
                                         stderr=subprocess.STDOUT, text=True, preexec_fn=_die_with_parent)
                 with self._lock:
                     self._procs.append(proc)
+                assert proc.stdout is not None  # stdout=PIPE
                 for line in proc.stdout:
                     log.write(line)
                     self._advance(bar, line, per_epoch)
@@ -140,7 +145,7 @@ class ToolPool:
                 if proc.poll() is None:
                     proc.terminate()
 
-    def map(self, tasks: Sequence[Callable[[], Dict]], overall: Optional[tqdm] = None) -> List[Dict]:
+    def map(self, tasks: Sequence[Callable[[], T]], overall: tqdm | None = None) -> list[T]:
         """Run independent tasks ``jobs`` at a time, in order; stop every child if one fails.
 
         Args:
@@ -161,5 +166,7 @@ class ToolPool:
                 self.terminate()
                 for f in futures:
                     f.cancel()
-                raise failed[0].exception()
+                error = failed[0].exception()
+                assert error is not None  # failed holds the futures that raised
+                raise error
             return [f.result() for f in futures]

@@ -1,12 +1,12 @@
 """``report.md`` and the verdict of a comparison, written from the numbers of :mod:`.analysis` (nothing typed in)."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 from .configs import LABELS
 
 
-def _pm(stat: Dict, digits: int = 2) -> str:
+def _pm(stat: dict, digits: int = 2) -> str:
     if stat['mean'] is None:
         return '—'
     if stat.get('n') == 1:  # one value has no spread to show
@@ -14,11 +14,11 @@ def _pm(stat: Dict, digits: int = 2) -> str:
     return f'{stat["mean"]:.{digits}f} ± {stat["std"]:.{digits}f}'
 
 
-def _num(value: Optional[float], digits: int = 1, suffix: str = '') -> str:
+def _num(value: float | None, digits: int = 1, suffix: str = '') -> str:
     return '—' if value is None else f'{value:.{digits}f}{suffix}'
 
 
-def describe_difference(diff: Dict, unit: str = 'points', digits: int = 2) -> str:
+def describe_difference(diff: dict, unit: str = 'points', digits: int = 2) -> str:
     """One difference in words: ``'+1.10 ± 0.50 points (95 % interval 0.60 to 1.60, significant)'``.
 
     Args:
@@ -37,7 +37,7 @@ def describe_difference(diff: Dict, unit: str = 'points', digits: int = 2) -> st
             f'{diff["high"]:+.{digits}f} over {diff["n"]} seeds, {verdict})')
 
 
-def _short(diff: Dict, digits: int = 1) -> str:
+def _short(diff: dict, digits: int = 1) -> str:
     """``'+1.1 ± 0.5'``, with ``(not significant)`` or ``(one seed)`` where no claim can be made."""
     head = f'{diff["mean"]:+.{digits}f}'
     if diff['half_width'] is None:
@@ -45,7 +45,7 @@ def _short(diff: Dict, digits: int = 1) -> str:
     return f'{head} ± {diff["half_width"]:.{digits}f}' + ('' if diff['significant'] else ' (not significant)')
 
 
-def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str:
+def verdict(pairs: Sequence[dict], transfer: dict[str, dict], split: str) -> str:
     """The one-paragraph answer: does MixSKD beat the baselines here, by how much, how surely, at what cost.
 
     Differences are paired over seeds with their 95 % half-width (:func:`describe_difference` gives the interval);
@@ -94,9 +94,9 @@ def verdict(pairs: Sequence[Dict], transfer: Dict[str, Dict], split: str) -> str
     return ' '.join(sentences)
 
 
-def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: Sequence[Dict],
-                    chosen: Dict[str, Dict], transfer: Dict[str, Dict], runs: Sequence[Dict],
-                    transfers: Sequence[Dict], split: str, plots: Sequence[str]) -> str:
+def report_markdown(data: dict, settings: dict, table: dict[str, dict], pairs: Sequence[dict],
+                    chosen: dict[str, dict], transfer: dict[str, dict], runs: Sequence[dict],
+                    transfers: Sequence[dict], split: str, plots: Sequence[str]) -> str:
     """The text of ``report.md``: the verdict, then one section per kind of number.
 
     Args:
@@ -125,7 +125,7 @@ def report_markdown(data: Dict, settings: Dict, table: Dict[str, Dict], pairs: S
     return '\n'.join(lines) + '\n'
 
 
-def _setup_section(data: Dict, settings: Dict, split: str) -> List[str]:
+def _setup_section(data: dict, settings: dict, split: str) -> list[str]:
     """What was compared: data, image sizes, model and schedule, and where the numbers are measured."""
     classes = data['classes']
     counts = ', '.join(f'{s} {v["images"]}' for s, v in data['splits'].items())
@@ -149,7 +149,7 @@ def _setup_section(data: Dict, settings: Dict, split: str) -> List[str]:
     return lines + [f'- Note: {note}' for note in data.get('notes', [])]
 
 
-def _results_section(data: Dict, settings: Dict, table: Dict[str, Dict]) -> List[str]:
+def _results_section(data: dict, settings: dict, table: dict[str, dict]) -> list[str]:
     """One row per method: accuracy, calibration and cost, each cost also as a ratio to CE."""
     k = min(5, len(data['classes']))
     lines = ['', '## Results', '',
@@ -172,7 +172,7 @@ def _results_section(data: Dict, settings: Dict, table: Dict[str, Dict]) -> List
                     'reliable than absolute times.', '']
 
 
-def _pairs_section(pairs: Sequence[Dict]) -> List[str]:
+def _pairs_section(pairs: Sequence[dict]) -> list[str]:
     """The paired differences of each MixSKD variant to its baselines, with their intervals."""
     if not pairs:
         return []
@@ -184,7 +184,7 @@ def _pairs_section(pairs: Sequence[Dict]) -> List[str]:
                     'top-1.', '']
 
 
-def _per_class_section(classes: Sequence[str], table: Dict[str, Dict]) -> List[str]:
+def _per_class_section(classes: Sequence[str], table: dict[str, dict]) -> list[str]:
     """Each class's accuracy under CE and every other method's change from it."""
     if 'ce' not in table:
         return []
@@ -199,7 +199,7 @@ def _per_class_section(classes: Sequence[str], table: Dict[str, Dict]) -> List[s
     return lines + ['']
 
 
-def _sweep_section(chosen: Dict[str, Dict]) -> List[str]:
+def _sweep_section(chosen: dict[str, dict]) -> list[str]:
     """Every swept setting's validation top-1 and the one chosen (nothing without a sweep)."""
     if not any(len(c['candidates']) > 1 for c in chosen.values()):
         return []
@@ -212,7 +212,7 @@ def _sweep_section(chosen: Dict[str, Dict]) -> List[str]:
     return lines + ['']
 
 
-def _transfer_sections(transfer: Dict[str, Dict]) -> List[str]:
+def _transfer_sections(transfer: dict[str, dict]) -> list[str]:
     """One section per transfer task: each backbone's mAP / mIoU and the differences between backbones."""
     lines = []
     for task, summary in transfer.items():
@@ -225,7 +225,7 @@ def _transfer_sections(transfer: Dict[str, Dict]) -> List[str]:
     return lines
 
 
-def _runs_section(runs: Sequence[Dict], transfers: Sequence[Dict], plots: Sequence[str]) -> List[str]:
+def _runs_section(runs: Sequence[dict], transfers: Sequence[dict], plots: Sequence[str]) -> list[str]:
     """The exact command of every run and fine-tune, and the plots."""
     lines = ['## Runs', '', 'Every run is one of the project\'s tools on a config file kept in its work directory:',
              '', '```bash']
@@ -235,7 +235,7 @@ def _runs_section(runs: Sequence[Dict], transfers: Sequence[Dict], plots: Sequen
     return lines + ['```', '', 'Plots: ' + ', '.join(f'`{p}`' for p in plots) + '.']
 
 
-def console_table(table: Dict[str, Dict], transfer: Dict[str, Dict]) -> List[str]:
+def console_table(table: dict[str, dict], transfer: dict[str, dict]) -> list[str]:
     """A short table for the terminal."""
     lines = [f'{"method":<22} {"top-1 (%)":>16} {"ECE (%)":>14} {"time vs CE":>11}'
              + ''.join(f' {task:>16}' for task in transfer)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from mixskd_mm.datasets.imagenet import annotation_lines, scan_class_folders
 
 EMBEDDED = 'fashion-mnist'
 SPLITS = ('train', 'val', 'test')
-Samples = List[Tuple[str, int]]
+Samples = list[tuple[str, int]]
 
 
 class DataError(ValueError):
@@ -25,7 +25,7 @@ def _has_subfolders(folder: str) -> bool:
     return osp.isdir(folder) and any(e.is_dir() and not e.name.startswith('.') for e in os.scandir(folder))
 
 
-def read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
+def read_class_folders(root: str) -> tuple[list[str], dict[str, Samples], str]:
     """Read a class-folder tree, flat (``root/<class>``) or split (``root/train/<class>``, ``val``, ``test``).
 
     Args:
@@ -46,7 +46,7 @@ def read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
         raise DataError(str(err)) from err
 
 
-def _read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
+def _read_class_folders(root: str) -> tuple[list[str], dict[str, Samples], str]:
     if not osp.isdir(root):
         raise DataError(f'--data {root!r}: no such folder. Give a folder of class folders (DIR/<class>/<images>), '
                         f'DIR/train/<class> (+ DIR/val, DIR/test), an annotation file, or {EMBEDDED!r}.')
@@ -64,7 +64,7 @@ def _read_class_folders(root: str) -> Tuple[List[str], Dict[str, Samples], str]:
     return list(classes), {'train': train}, 'flat'
 
 
-def _read_ann_lines(path: str) -> List[Tuple[str, str]]:
+def _read_ann_lines(path: str) -> list[tuple[str, str]]:
     """``(absolute path, label field)`` of every non-empty line of an annotation file."""
     base = osp.dirname(osp.abspath(path))
     try:
@@ -76,7 +76,7 @@ def _read_ann_lines(path: str) -> List[Tuple[str, str]]:
     return rows
 
 
-def read_annotation_file(path: str) -> Tuple[List[str], Dict[str, Samples], str]:
+def read_annotation_file(path: str) -> tuple[list[str], dict[str, Samples], str]:
     """Read an annotation file and its sibling splits (``train.txt`` -> ``val.txt``, ``test.txt``).
 
     Args:
@@ -105,7 +105,7 @@ def read_annotation_file(path: str) -> Tuple[List[str], Dict[str, Samples], str]
     else:
         classes = sorted({label for _, label in rows['train']})
     index = {c: i for i, c in enumerate(classes)}
-    splits: Dict[str, Samples] = {}
+    splits: dict[str, Samples] = {}
     for split, lines in rows.items():
         samples = []
         for file_path, label in lines:
@@ -121,7 +121,7 @@ def read_annotation_file(path: str) -> Tuple[List[str], Dict[str, Samples], str]
     return classes, splits, 'annotation-file'
 
 
-def write_embedded(out_dir: str, per_class: int, val_per_class: int, data_root: Optional[str] = None,
+def write_embedded(out_dir: str, per_class: int, val_per_class: int, data_root: str | None = None,
                    subset_seed: int = 0) -> str:
     """Write Fashion-MNIST (or MNIST-5k) as PNG class folders ``out_dir/{train,val,test}/<class>/<index>.png``.
 
@@ -146,7 +146,7 @@ def write_embedded(out_dir: str, per_class: int, val_per_class: int, data_root: 
     done = osp.join(out_dir, '.complete')
     if osp.isfile(done):
         return out_dir
-    kwargs = dict(data_root=data_root) if data_root else {}
+    kwargs: dict[str, Any] = dict(data_root=data_root) if data_root else {}
     full, test = FashionMNIST(split='train', **kwargs), FashionMNIST(split='test', **kwargs)
     labels = full.labels.numpy()
     counts = np.bincount(labels, minlength=full.num_classes)

@@ -21,8 +21,8 @@ import glob
 import itertools
 import json
 import os.path as osp
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class SettingsChanged(RuntimeError):
 
 
 # -- settings -----------------------------------------------------------------------------------------------------
-def check_settings(out: str, settings: Dict) -> None:
+def check_settings(out: str, settings: dict) -> None:
     """Refuse ``out`` if it was started with other settings (``out/settings.json``, see :func:`record_settings`).
 
     Args:
@@ -59,14 +59,14 @@ def check_settings(out: str, settings: Dict) -> None:
                               + f'\nUse a new --out, or rerun with the settings recorded in {path}.')
 
 
-def record_settings(out: str, settings: Dict) -> None:
+def record_settings(out: str, settings: dict) -> None:
     """Write ``out/settings.json`` once the data were read, so a run refused for its data binds no settings."""
     path = osp.join(out, 'settings.json')
     if not osp.isfile(path):
         atomic_write_bytes(json.dumps(settings, indent=1, sort_keys=True).encode(), path)
 
 
-def parse_sweep(items: Optional[Sequence[str]]) -> List[Dict]:
+def parse_sweep(items: Sequence[str] | None) -> list[dict]:
     """``['model.alpha=0.2,0.4', 'optim_wrapper.optimizer.lr=0.1,0.05']`` -> the grid of settings.
 
     Values are parsed as ``--cfg-options`` values are (numbers, booleans, strings).
@@ -94,7 +94,7 @@ def parse_sweep(items: Optional[Sequence[str]]) -> List[Dict]:
     return [dict(point) for point in itertools.product(*axes)] if axes else [{}]
 
 
-def setting_tag(setting: Dict) -> str:
+def setting_tag(setting: dict) -> str:
     """A file-name-safe tag of a sweep setting (``{'model.alpha': 0.2}`` -> ``'alpha-0.2'``); ``''`` for none."""
     return '_'.join(f'{key.split(".")[-1]}-{value}' for key, value in setting.items()).replace('/', '-')
 
@@ -116,7 +116,7 @@ class PretrainRun:
 
     method: str
     seed: int
-    setting: Dict
+    setting: dict
     work_dir: str
     epochs: int
     has_test: bool
@@ -139,12 +139,12 @@ class PretrainRun:
     def checkpoint(self) -> str:
         return osp.join(self.work_dir, f'epoch_{self.epochs}.pth')
 
-    def train_args(self, resume: bool = False) -> List[str]:
+    def train_args(self, resume: bool = False) -> list[str]:
         """``tools/train.py`` arguments (``--resume`` continues from the last checkpoint in the work dir)."""
         return (['tools/train.py', self.config, '--work-dir', self.work_dir] + (['--amp'] if self.amp else [])
                 + (['--resume'] if resume else []))
 
-    def test_args(self) -> List[str]:
+    def test_args(self) -> list[str]:
         """``tools/test.py`` arguments: the test split, once, on the final checkpoint."""
         return ['tools/test.py', self.config, self.checkpoint, '--work-dir', osp.join(self.work_dir, 'test')]
 
@@ -164,13 +164,13 @@ class PretrainRun:
     def resumable(self) -> bool:
         return osp.isfile(osp.join(self.work_dir, 'last_checkpoint'))
 
-    def commands(self) -> List[List[str]]:
+    def commands(self) -> list[list[str]]:
         """Every command this run needs from scratch, in order."""
         return [self.train_args()] + ([self.test_args()] if self.has_test else [])
 
 
-def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], sweep: Sequence[Dict], data: Dict,
-                     settings: Dict) -> List[PretrainRun]:
+def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], sweep: Sequence[dict], data: dict,
+                     settings: dict) -> list[PretrainRun]:
     """Write each run's config (once) and return the runs, the longest methods first.
 
     A sweep setting applies to a method when its config holds every swept key; a method it does not apply to runs
@@ -206,7 +206,7 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], swe
 
 
 # -- results of one run -------------------------------------------------------------------------------------------
-def scalars(work_dir: str) -> List[Dict]:
+def scalars(work_dir: str) -> list[dict]:
     """Every record of every ``scalars.json`` a run's attempts logged, oldest attempt first.
 
     Args:
@@ -222,13 +222,13 @@ def scalars(work_dir: str) -> List[Dict]:
     return records
 
 
-def last_value(records: Sequence[Dict], key: str) -> Optional[float]:
+def last_value(records: Sequence[dict], key: str) -> float | None:
     """The last logged value of ``key``, or ``None``."""
     values = [r[key] for r in records if key in r]
     return float(values[-1]) if values else None
 
 
-def train_speed(records: Sequence[Dict], batch: int) -> Dict[str, Optional[float]]:
+def train_speed(records: Sequence[dict], batch: int) -> dict[str, float | None]:
     """Seconds per iteration (median over the logged windows) and images/s from the training records' ``time``.
 
     Args:
@@ -247,7 +247,7 @@ def train_speed(records: Sequence[Dict], batch: int) -> Dict[str, Optional[float
                 peak_gpu_mib=float(max(memory)) if memory else None)
 
 
-def read_cost(work_dir: str) -> Dict:
+def read_cost(work_dir: str) -> dict:
     """The wall time and peak memory the comparison measured for a run (``cost.json``), or ``{}``."""
     path = osp.join(work_dir, 'cost.json')
     if not osp.isfile(path):

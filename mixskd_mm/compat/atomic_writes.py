@@ -7,7 +7,6 @@ that ``--resume auto`` then fails on. :func:`apply` routes ``LocalBackend.put`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
@@ -21,10 +20,10 @@ def apply() -> None:
         return
     from mmengine.fileio.backends.local_backend import LocalBackend
 
-    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+    def put(self, obj: bytes, filepath: str | Path) -> None:
         atomic_write_bytes(obj, filepath)
 
-    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
+    def put_text(self, obj: str, filepath: str | Path, encoding: str = 'utf-8') -> None:
         atomic_write_bytes(obj.encode(encoding), filepath)
 
     put.__doc__ = 'Write bytes atomically (mixskd_mm.compat.atomic_writes).'

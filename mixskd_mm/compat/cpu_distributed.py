@@ -5,6 +5,8 @@ config.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from mmengine.config import Config
 
 
@@ -22,7 +24,7 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
         return
     timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
-    extra = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
+    extra: dict[str, Any] = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
     dist.init_process_group('gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']), **extra)
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,

@@ -1,5 +1,6 @@
 """The small base class every classification dataset here shares: the item format and the pipeline."""
-from typing import Dict, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 import torch
 from torch.utils.data import Dataset
@@ -31,7 +32,7 @@ class BaseClsDataset(Dataset):
 
     def __init__(self, classes: Sequence[str], pipeline: Optional[Sequence[dict]] = None, **meta: object) -> None:
         super().__init__()
-        self.metainfo: Dict[str, object] = dict(classes=tuple(classes), **meta)
+        self.metainfo: dict[str, Any] = dict(classes=tuple(classes), **meta)
         self.pipeline = build_pipeline(pipeline)
         self.labels: Union[Sequence[int], torch.Tensor] = []
 

@@ -5,8 +5,8 @@ import struct
 import numpy as np
 
 # IDX type codes (third byte of the magic number) -> big-endian numpy dtype.
-_IDX_DTYPES = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
-               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
+_IDX_DTYPES: dict[int, np.dtype] = {0x08: np.dtype('u1'), 0x09: np.dtype('i1'), 0x0B: np.dtype('>i2'),
+                                   0x0C: np.dtype('>i4'), 0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
 
 
 def read_idx(path: str) -> np.ndarray:

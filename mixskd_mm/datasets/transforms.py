@@ -1,5 +1,6 @@
 """Build a tensor image pipeline from config dicts, resolving names in ``torchvision.transforms.v2``."""
-from typing import Any, Callable, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
 
 import torch
 from torchvision.transforms import v2
@@ -9,7 +10,7 @@ from torchvision.transforms import v2
 _ANTIALIASED = ('Resize', 'RandomResizedCrop', 'RandomResize', 'RandomShortestSize', 'ScaleJitter')
 
 
-def _available_names() -> List[str]:
+def _available_names() -> list[str]:
     """Names of the transform classes exported by ``torchvision.transforms.v2``."""
     return sorted(name for name in dir(v2) if isinstance(getattr(v2, name), type)
                   and issubclass(getattr(v2, name), (v2.Transform, v2.Compose)))

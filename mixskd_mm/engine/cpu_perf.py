@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from typing import Iterable, Optional, Tuple
+from collections.abc import Iterable
 
 #: ``mallopt`` parameter numbers from glibc's ``<malloc.h>``
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
@@ -30,7 +30,7 @@ MALLOC_MODES = ('pinned', 'default')
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
 
 
-def _glibc() -> Optional[ctypes.CDLL]:
+def _glibc() -> ctypes.CDLL | None:
     """The C library of this process if it is glibc (it has ``gnu_get_libc_version`` and ``mallopt``)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
@@ -67,7 +67,7 @@ def set_malloc(mode: str) -> bool:
     return ok
 
 
-def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> Tuple[str, ...]:
+def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> tuple[str, ...]:
     """The CPU feature flags the kernel reports (empty where ``/proc/cpuinfo`` cannot be read)."""
     try:
         with open(cpuinfo) as f:
@@ -77,7 +77,7 @@ def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> Tuple[str, ...]:
     return tuple(line.split(':', 1)[1].split()) if ':' in line else ()
 
 
-def native_bf16(flags: Optional[Iterable[str]] = None) -> Tuple[bool, str]:
+def native_bf16(flags: Iterable[str] | None = None) -> tuple[bool, str]:
     """Whether this CPU computes bf16 natively, and why.
 
     Args:

@@ -1,8 +1,6 @@
 """Mixed precision on the CPU through MMEngine's AMP wrapper: bf16 autocast, no loss scaling."""
 from __future__ import annotations
 
-from typing import Union
-
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
@@ -31,7 +29,7 @@ class CpuBf16AmpOptimWrapper(AmpOptimWrapper):
         ValueError: for a ``dtype`` other than bf16.
     """
 
-    def __init__(self, dtype: Union[str, torch.dtype] = 'bfloat16', loss_scale: Union[str, float, dict] = 'dynamic',
+    def __init__(self, dtype: str | torch.dtype = 'bfloat16', loss_scale: str | float | dict = 'dynamic',
                  **kwargs) -> None:
         if dtype not in ('bfloat16', torch.bfloat16):
             raise ValueError(f'CpuBf16AmpOptimWrapper: CPU autocast runs in bfloat16 only, got dtype={dtype!r}')

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from mmengine.config import Config, DictAction
 
@@ -11,7 +11,7 @@ from mixskd_mm.weights.file_checks import check_weights_file
 from mixskd_mm.weights.timm_sources import is_timm_source
 
 
-def parse_cfg_options(options: Optional[Sequence[str]]) -> dict:
+def parse_cfg_options(options: Sequence[str] | None) -> dict:
     """``['a.b=1', 'c=[1,2]']`` -> ``{'a.b': 1, 'c': [1, 2]}`` with mmengine's own parser."""
     if not options:
         return {}
@@ -110,7 +110,7 @@ def check_work_dir(path: str) -> None:
                         f'and checkpoints to. Pass another --work-dir')
 
 
-def check_checkpoint(path: Optional[str], what: str) -> None:
+def check_checkpoint(path: str | None, what: str) -> None:
     """Refuse a local checkpoint MMEngine would fail to load only once the Runner is built (URLs are left to it).
 
     Args:
@@ -148,7 +148,7 @@ def check_backbone_weights(cfg: Config) -> None:
             check_weights_file(path, key)
 
 
-def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir: Optional[str] = None,
+def load_config(path: str, cfg_options: Sequence[str] | None = None, work_dir: str | None = None,
                 launcher: str = 'none') -> Config:
     """Read a config (``mmdet::``/``mmseg::`` bases resolve), apply overrides, set work_dir and launcher.
 
@@ -165,7 +165,7 @@ def load_config(path: str, cfg_options: Optional[Sequence[str]] = None, work_dir
     check_config_path(path)
     try:
         cfg = Config.fromfile(path)
-    except Exception as err:  # noqa: BLE001 - mmengine raises SyntaxError, OSError, NameError, ... for a bad config
+    except Exception as err:  # mmengine raises SyntaxError, OSError, NameError, ... for a bad config
         reason = ' '.join(str(err).split()) or type(err).__name__
         raise PathError(f'config {path!r} cannot be read ({type(err).__name__}: {reason[:500]}); expected '
                         f'{CONFIG_EXPECTED}') from err
@@ -214,7 +214,7 @@ def add_safety_hooks(cfg: Config) -> Config:
     return cfg
 
 
-def amp_support(cuda: bool) -> Tuple[bool, str]:
+def amp_support(cuda: bool) -> tuple[bool, str]:
     """Whether ``--amp`` can train here: always on a GPU (fp16), on a CPU only with native bf16.
 
     Args:

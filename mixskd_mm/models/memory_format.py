@@ -26,7 +26,7 @@ differently where both formats are close; their values then agree to float round
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -45,20 +45,20 @@ class Signature(NamedTuple):
 
     device: str
     dtype: torch.dtype
-    autocast: Optional[torch.dtype]
-    input_shape: Tuple[int, ...]
-    weight_shape: Tuple[int, ...]
+    autocast: torch.dtype | None
+    input_shape: tuple[int, ...]
+    weight_shape: tuple[int, ...]
     bias: bool
-    stride: Tuple[int, ...]
-    padding: object
-    dilation: Tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...] | str
+    dilation: tuple[int, ...]
     groups: int
     grad_input: bool
     grad_weight: bool
 
 
-_chosen: Dict[Signature, torch.memory_format] = {}
-_pending: Dict[Signature, None] = {}  # an ordered set: signatures seen but not timed yet
+_chosen: dict[Signature, torch.memory_format] = {}
+_pending: dict[Signature, None] = {}  # an ordered set: signatures seen but not timed yet
 
 
 def signature(conv: nn.Conv2d, x: torch.Tensor) -> Signature:
@@ -71,7 +71,7 @@ def signature(conv: nn.Conv2d, x: torch.Tensor) -> Signature:
                      grad and x.requires_grad, grad and conv.weight.requires_grad)
 
 
-def _format_hook(conv: nn.Conv2d, args: Tuple) -> Optional[Tuple]:
+def _format_hook(conv: nn.Conv2d, args: tuple) -> tuple | None:
     x = args[0]
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         return None
@@ -88,13 +88,14 @@ def attach(model: nn.Module) -> None:
     for conv in model.modules():
         if isinstance(conv, nn.Conv2d) and not getattr(conv, '_auto_memory_format', False):
             conv.register_forward_pre_hook(_format_hook)
-            conv._auto_memory_format = True
+            # torch types a module's attributes as Tensor | Module (its __setattr__)
+            conv._auto_memory_format = True  # type: ignore[assignment]
 
 
 def time_call(sig: Signature, fmt: torch.memory_format, calls: int = TIMED_CALLS) -> float:
     """Median seconds of one call of ``sig`` with its input in ``fmt`` (forward, and backward where it needs grads)."""
     gen = torch.Generator(sig.device).manual_seed(0)
-    dtype = dict(dtype=sig.dtype, device=sig.device)
+    dtype: dict[str, Any] = dict(dtype=sig.dtype, device=sig.device)
     x = torch.randn(sig.input_shape, generator=gen, **dtype).contiguous(memory_format=fmt)
     w = torch.randn(sig.weight_shape, generator=gen, **dtype)
     b = torch.randn(sig.weight_shape[0], generator=gen, **dtype) if sig.bias else None
@@ -118,7 +119,7 @@ def time_call(sig: Signature, fmt: torch.memory_format, calls: int = TIMED_CALLS
     return sorted(times)[len(times) // 2]
 
 
-def tune_pending(timer: Optional[Callable[[Signature, torch.memory_format], float]] = None) -> Dict[Signature, str]:
+def tune_pending(timer: Callable[[Signature, torch.memory_format], float] | None = None) -> dict[Signature, str]:
     """Time every queued signature in both formats and keep the faster; return the new choices by format name.
 
     Called by ``ImageClassifier`` (``channels_last='auto'``) at the start of each top-level call, outside any
@@ -143,12 +144,12 @@ def tune_pending(timer: Optional[Callable[[Signature, torch.memory_format], floa
     return made
 
 
-def chosen() -> Dict[Signature, torch.memory_format]:
+def chosen() -> dict[Signature, torch.memory_format]:
     """The choices made so far in this process (a copy)."""
     return dict(_chosen)
 
 
-def restore(choices: Dict[Signature, torch.memory_format]) -> None:
+def restore(choices: dict[Signature, torch.memory_format]) -> None:
     """Take choices made before (a checkpoint's, :class:`~mixskd_mm.engine.hooks.MemoryFormatHook`): they replace
     any made for the same signatures and are never timed again."""
     for sig, fmt in choices.items():

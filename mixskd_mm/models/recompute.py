@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Callable, Dict, Union
+from typing import Callable, Union
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -88,7 +88,7 @@ class _KeptOutputGuard(TorchDispatchMode):
         kept: storage id -> producing op of every output kept so far (filled by the region's policy).
     """
 
-    def __init__(self, kept: Dict[int, str]) -> None:
+    def __init__(self, kept: dict[int, str]) -> None:
         super().__init__()
         self.kept = kept
 
@@ -121,7 +121,7 @@ class _FrozenRunningStats(TorchDispatchMode):
 
 
 def _selective_contexts():
-    kept: Dict[int, str] = {}
+    kept: dict[int, str] = {}
 
     def policy(ctx, func, *args, **kwargs) -> CheckpointPolicy:
         decision = _policy(ctx, func, *args, **kwargs)

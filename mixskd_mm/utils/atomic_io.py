@@ -8,10 +8,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Union
 
 
-def atomic_write_bytes(data: bytes, path: Union[str, Path]) -> None:
+def atomic_write_bytes(data: bytes, path: str | Path) -> None:
     """Write ``data`` to ``path`` atomically (temporary file + fsync + ``os.replace``)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))

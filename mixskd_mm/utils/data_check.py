@@ -8,7 +8,7 @@ Our own datasets (CIFAR100, ImageNet, FashionMNIST) check their paths themselves
 from __future__ import annotations
 
 import os.path as osp
-from typing import Iterator, List, Mapping
+from collections.abc import Iterator, Mapping
 
 #: dataset type -> (expected layout, how to get the data)
 LAYOUTS = {
@@ -30,7 +30,7 @@ LAYOUTS = {
 }
 
 
-def _datasets(cfg: Mapping) -> Iterator[Mapping]:
+def _datasets(cfg: object) -> Iterator[Mapping]:
     """Leaf dataset configs, looking through wrappers (RepeatDataset, ConcatDataset, ClassBalancedDataset)."""
     if not isinstance(cfg, Mapping):
         return
@@ -42,7 +42,7 @@ def _datasets(cfg: Mapping) -> Iterator[Mapping]:
         yield cfg
 
 
-def _paths(ds: Mapping) -> List[str]:
+def _paths(ds: Mapping) -> list[str]:
     root = ds.get('data_root') or ''
     paths = [root] if root else []
     ann = ds.get('ann_file')

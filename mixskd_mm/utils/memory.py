@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import weakref
-from typing import Dict, Iterable
+from collections.abc import Iterable
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -26,7 +26,7 @@ class LiveTensorBytes(TorchDispatchMode):
 
     def __init__(self, tensors: Iterable[torch.Tensor] = ()) -> None:
         super().__init__()
-        self.live: Dict[int, weakref.ref] = {}
+        self.live: dict[int, weakref.ref] = {}
         self.current = self.peak = 0
         for t in tensors:
             self._add(t)
@@ -35,7 +35,7 @@ class LiveTensorBytes(TorchDispatchMode):
         storage = tensor.untyped_storage()
         key, n = id(storage), storage.nbytes()
         if key not in self.live:
-            self.live[key] = weakref.ref(storage, lambda _, key=key, n=n: self._drop(key, n))
+            self.live[key] = weakref.ref(storage, lambda _: self._drop(key, n))
             self.current += n
             self.peak = max(self.peak, self.current)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
 
 import torch
 
@@ -35,7 +35,7 @@ def backbone_tensors(state: Mapping[str, torch.Tensor], prefix: str = BACKBONE_P
     return out
 
 
-def run_config(meta: Optional[Mapping]):
+def run_config(meta: Mapping | None):
     """The training config recorded in a checkpoint's ``meta['cfg']`` as an mmengine ``Config``, or ``None``.
 
     A config that no longer parses gives ``None``: the export still works, it only loses the metadata.
@@ -45,11 +45,11 @@ def run_config(meta: Optional[Mapping]):
     from mmengine.config import Config
     try:
         return Config.fromstring(meta['cfg'], '.py')
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever a config that no longer parses raises, only the metadata is lost
         return None
 
 
-def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
+def backbone_metadata(meta: Mapping | None) -> dict[str, str]:
     """What an exported file records about the backbone of the run whose checkpoint ``meta`` is given: the backbone
     config's :func:`~mixskd_mm.models.backbones.export_metadata_of` (``model_name``, ``out_indices`` and the options
     that differ from their defaults), the same a built backbone's ``export_metadata()`` gives. ``{}`` when the
@@ -60,7 +60,7 @@ def backbone_metadata(meta: Optional[Mapping]) -> Dict[str, str]:
     return export_metadata_of(backbone) if backbone.get('model_name') else {}
 
 
-def read_checkpoint(path: str) -> Tuple[StateDict, Dict[str, str]]:
+def read_checkpoint(path: str) -> tuple[StateDict, dict[str, str]]:
     """``(state_dict, meta)`` of an mmengine checkpoint, read by :func:`~mixskd_mm.weights.files.read_weights`.
 
     Weights-only (allow-listed mmengine types); ``meta`` in :func:`~mixskd_mm.weights.files.string_meta` form.
@@ -74,7 +74,7 @@ def read_checkpoint(path: str) -> Tuple[StateDict, Dict[str, str]]:
     return read_weights(path, what='checkpoint')
 
 
-def runner_meta(runner) -> Dict[str, str]:
+def runner_meta(runner) -> dict[str, str]:
     """The run information an mmengine Runner writes into a checkpoint's ``meta``, read from the live Runner.
 
     The entries :func:`export_metadata` and the model card use (``cfg``, ``experiment_name``, ``epoch``, ``iter``,
@@ -83,12 +83,12 @@ def runner_meta(runner) -> Dict[str, str]:
     meta = dict(cfg=runner.cfg.pretty_text, experiment_name=runner.experiment_name, epoch=runner.epoch,
                 iter=runner.iter)
     dataset = getattr(runner.train_dataloader, 'dataset', None)
-    if hasattr(dataset, 'metainfo'):
+    if dataset is not None and hasattr(dataset, 'metainfo'):
         meta['dataset_meta'] = dataset.metainfo
     return string_meta(meta)
 
 
-def export_metadata(meta: Mapping[str, str]) -> Dict[str, str]:
+def export_metadata(meta: Mapping[str, str]) -> dict[str, str]:
     """The metadata of an exported backbone, from a run's checkpoint ``meta`` (string form): the one writer.
 
     Backbone options (:func:`backbone_metadata`) and ``source``, the run and its position
@@ -101,7 +101,7 @@ def export_metadata(meta: Mapping[str, str]) -> Dict[str, str]:
     return out
 
 
-def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optional[Dict[str, str]] = None,
+def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: dict[str, str] | None = None,
                   file_format: str = 'mixskd_mm.backbone') -> str:
     """Write backbone tensors atomically: ``.safetensors`` (timm keys + string metadata) or ``.pth``.
 
@@ -124,7 +124,7 @@ def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: Optio
     return out
 
 
-def export_backbone(checkpoint: str, out: str, prefix: str = BACKBONE_PREFIX) -> Tuple[int, Dict[str, str]]:
+def export_backbone(checkpoint: str, out: str, prefix: str = BACKBONE_PREFIX) -> tuple[int, dict[str, str]]:
     """Export the backbone of ``checkpoint`` to the file ``out``; returns (tensor count, metadata)."""
     state, meta = read_checkpoint(checkpoint)
     tensors = backbone_tensors(state, prefix)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -16,7 +16,7 @@ from torch import nn
 
 from .file_checks import EXPECTED, WeightsFileError, check_weights_file, load_torch
 
-StateDict = Dict[str, torch.Tensor]
+StateDict = dict[str, torch.Tensor]
 
 #: prefixes tried, in order, when a file's keys do not match the module's keys as they are
 COMMON_PREFIXES = ('backbone.', 'module.backbone.', 'model.', 'module.', 'backbone.model.')
@@ -30,7 +30,7 @@ STEM_HELP = {'cifar_stem': 'the 3x3 stride-1 stem without max-pool for 32x32 inp
              'stem_act': 'the activation after the stem BN; False is the released MixSKD CIFAR stem'}
 
 
-def read_weights(path: str, what: str = 'weight file') -> Tuple[StateDict, Dict[str, str]]:
+def read_weights(path: str, what: str = 'weight file') -> tuple[StateDict, dict[str, str]]:
     """Read a weight file without executing code from it.
 
     ``.safetensors`` files are read with safetensors; anything else with ``torch.load(weights_only=True)``
@@ -72,7 +72,7 @@ def read_weights(path: str, what: str = 'weight file') -> Tuple[StateDict, Dict[
     return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, meta
 
 
-def string_meta(meta: Optional[Mapping]) -> Dict[str, str]:
+def string_meta(meta: Mapping | None) -> dict[str, str]:
     """A checkpoint's ``meta`` as strings: strings as they are, other JSON-serialisable values as JSON, others dropped.
 
     The one form in which every export route (a checkpoint read by :func:`read_weights`, a live Runner in
@@ -96,7 +96,7 @@ def _strip(state: Mapping[str, torch.Tensor], prefix: str) -> StateDict:
 
 
 def match_prefix(state: Mapping[str, torch.Tensor], own_keys: Sequence[str],
-                 prefix: Optional[str] = None) -> Tuple[StateDict, str]:
+                 prefix: str | None = None) -> tuple[StateDict, str]:
     """Pick the key prefix under which ``state`` covers the most of ``own_keys`` and strip it.
 
     Args:
@@ -120,8 +120,8 @@ def match_prefix(state: Mapping[str, torch.Tensor], own_keys: Sequence[str],
 
 
 def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
-              prefix: Optional[str] = None, expected_arch: Optional[str] = None,
-              file_arch: Optional[str] = None, logger: str = 'current') -> Dict[str, list]:
+              prefix: str | None = None, expected_arch: str | None = None,
+              file_arch: str | None = None, logger: str = 'current') -> dict[str, list]:
     """Load ``state`` into ``module``, report the coverage, and raise unless every key is covered.
 
     Extra keys in the file (a classifier head, say) are reported and ignored; a missing key or a
@@ -143,7 +143,8 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     """
     own = module.state_dict()
     stripped, used = match_prefix(state, list(own), prefix)
-    matched, mismatched = [], []
+    matched: list[str] = []
+    mismatched: list[str] = []
     for k, v in own.items():
         if k in stripped:
             (matched if tuple(stripped[k].shape) == tuple(v.shape) else mismatched).append(k)
@@ -171,7 +172,7 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     return report
 
 
-def _recorded_flag(value: Optional[str], default: bool) -> Optional[bool]:
+def _recorded_flag(value: str | None, default: bool) -> bool | None:
     """A boolean option as a file's metadata records it (JSON ``true`` / ``false``); ``default`` if absent."""
     if value is None:
         return default
@@ -207,8 +208,8 @@ def check_stem_options(module: nn.Module, meta: Mapping[str, str], source: str) 
                 f'model.backbone.{option}={recorded}).')
 
 
-def load_weights_file(module: nn.Module, path: str, prefix: Optional[str] = None,
-                      expected_arch: Optional[str] = None) -> Dict[str, list]:
+def load_weights_file(module: nn.Module, path: str, prefix: str | None = None,
+                      expected_arch: str | None = None) -> dict[str, list]:
     """:func:`read_weights` then :func:`load_into`; the file's ``model_name`` and stem options are checked.
 
     A file recorded as another architecture fails in :func:`load_into`, with that message; one of the same
@@ -222,7 +223,7 @@ def load_weights_file(module: nn.Module, path: str, prefix: Optional[str] = None
         expected_arch: the target's architecture name.
     """
     from .timm_sources import is_timm_source, resolve_timm_source
-    folder_meta: Dict[str, str] = {}
+    folder_meta: dict[str, str] = {}
     source = path
     if is_timm_source(path):
         path, folder_meta = resolve_timm_source(path, expected_arch)

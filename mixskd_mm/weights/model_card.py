@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Dict, List, Mapping, Optional
+from collections.abc import Mapping
 
 CITATION = '''@inproceedings{yang2022mixskd,
   title     = {MixSKD: Self-Knowledge Distillation from Mixup for Image Recognition},
@@ -25,12 +25,12 @@ CITATION = '''@inproceedings{yang2022mixskd,
 NOT_METRICS = ('data_time', 'time', 'step', 'epoch', 'iter', 'lr')
 
 
-def _timestamp(experiment_name: str) -> Optional[str]:
+def _timestamp(experiment_name: str) -> str | None:
     found = re.search(r'(\d{8}_\d{6})$', experiment_name or '')
     return found.group(1) if found else None
 
 
-def run_metrics(work_dir: str, meta: Mapping[str, str], cfg=None) -> Dict[str, float]:
+def run_metrics(work_dir: str, meta: Mapping[str, str], cfg=None) -> dict[str, float]:
     """The validation metrics of the checkpoint's epoch (``by_epoch`` logs) or iteration, from the run's own log.
 
     Args:
@@ -52,7 +52,7 @@ def run_metrics(work_dir: str, meta: Mapping[str, str], cfg=None) -> Dict[str, f
         return {}
     by_epoch = True if cfg is None else cfg.get('log_processor', {}).get('by_epoch', True)
     step = int(meta.get('epoch' if by_epoch else 'iter', -1))
-    found: Dict[str, float] = {}
+    found: dict[str, float] = {}
     with open(path, encoding='utf-8') as f:
         for line in f:
             record = json.loads(line) if line.strip() else {}
@@ -63,7 +63,7 @@ def run_metrics(work_dir: str, meta: Mapping[str, str], cfg=None) -> Dict[str, f
     return found
 
 
-def _recipe(cfg, meta: Mapping[str, str]) -> List[str]:
+def _recipe(cfg, meta: Mapping[str, str]) -> list[str]:
     model, bb = cfg.get('model', {}), cfg.get('model', {}).get('backbone', {})
     train = cfg.get('train_cfg', {})
     length = f"{train['max_epochs']} epochs" if 'max_epochs' in train else f"{train.get('max_iters', '?')} iterations"
@@ -84,7 +84,7 @@ def _recipe(cfg, meta: Mapping[str, str]) -> List[str]:
     return lines
 
 
-def _data(cfg, meta: Mapping[str, str]) -> List[str]:
+def _data(cfg, meta: Mapping[str, str]) -> list[str]:
     dataset = cfg.get('train_dataloader', {}).get('dataset', {})
     info = json.loads(meta.get('dataset_meta', '{}'))
     classes = info.get('classes') or []
@@ -102,7 +102,7 @@ def _front_matter(config: Mapping, method: str) -> str:
                       'tags:'] + [f'- {t}' for t in tags] + ['---', ''])
 
 
-def _compatibility(config: Mapping) -> List[str]:
+def _compatibility(config: Mapping) -> list[str]:
     own = config['mixskd_mm']
     if own['timm_compatible']:
         return ['Plain timm builds this network: `timm.create_model("hf-hub:ORG/NAME", pretrained=True)` '

@@ -23,14 +23,18 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mixskd_mm.weights.export import save_backbone
 from mixskd_mm.weights.file_checks import WeightsFileError, check_weights_file
 from mixskd_mm.weights.files import StateDict
+
+if TYPE_CHECKING:  # models import weights: the backbone is imported where it is built
+    from mixskd_mm.models.backbones import TimmStageBackbone
 
 #: the parts of a released ``net`` and what they are
 NET_PARTS = {'backbone.': 'the backbone', 'auxiliary_classifier.': 'the exits',
@@ -67,7 +71,7 @@ class ReleasedArch:
     stem_kernel: int
 
     @property
-    def backbone_options(self) -> Dict[str, object]:
+    def backbone_options(self) -> dict[str, Any]:
         """The ``TimmStageBackbone`` keyword arguments of this backbone."""
         return dict(model_name=self.model_name, out_indices=(1, 2, 3, 4), cifar_stem=self.cifar_stem,
                     stem_act=self.stem_act)
@@ -78,7 +82,7 @@ class ReleasedArch:
         return f'{self.name} ({self.released_name}; TimmStageBackbone({opts}))'
 
 
-ARCHS: Dict[str, ReleasedArch] = {a.name: a for a in (
+ARCHS: dict[str, ReleasedArch] = {a.name: a for a in (
     ReleasedArch('cifar-resnet18', 'MixSKD_CIFAR_ResNet18', 'resnet18', cifar_stem=True, stem_act=False,
                  stem_kernel=3),
     ReleasedArch('imagenet-resnet50', 'MixSKD_ImageNet_ResNet50', 'resnet50', cifar_stem=False, stem_act=True,
@@ -101,8 +105,8 @@ class Conversion:
     out: str
     arch: ReleasedArch
     tensors: int
-    dropped: Dict[str, int] = field(default_factory=dict)
-    metadata: Dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def _weights_only_refusal(err: Exception) -> str:
@@ -185,7 +189,7 @@ def released_net(ckpt: object, source: str) -> StateDict:
     return net
 
 
-def _target_backbone(arch: ReleasedArch) -> torch.nn.Module:
+def _target_backbone(arch: ReleasedArch) -> TimmStageBackbone:
     """The ``TimmStageBackbone`` the converted file is meant for (its keys, shapes and metadata are the target)."""
     from mixskd_mm.models.backbones import TimmStageBackbone
     return TimmStageBackbone(**arch.backbone_options)
@@ -208,7 +212,7 @@ def _pick_arch(backbone: Mapping[str, torch.Tensor], arch: str, source: str) -> 
 
 
 def layout_problems(backbone: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor],
-                    classifier_in: int) -> List[str]:
+                    classifier_in: int) -> list[str]:
     """How the released backbone tensors differ from the target's keys and shapes (empty when they fit).
 
     Args:
@@ -230,14 +234,14 @@ def layout_problems(backbone: Mapping[str, torch.Tensor], target: Mapping[str, t
     weight, bias = (backbone.get(k) for k in CLASSIFIER_KEYS)
     if (weight is None) != (bias is None):
         problems.append('the classifier has only one of fc.weight / fc.bias')
-    elif weight is not None and (weight.dim() != 2 or weight.shape[1] != classifier_in
-                                 or tuple(bias.shape) != (weight.shape[0],)):
+    elif weight is not None and bias is not None and (weight.dim() != 2 or weight.shape[1] != classifier_in
+                                                      or tuple(bias.shape) != (weight.shape[0],)):
         problems.append(f'the classifier fc.weight {tuple(weight.shape)} / fc.bias {tuple(bias.shape)} does not '
                         f'take {classifier_in} features')
     return problems
 
 
-def _number(value: object) -> Optional[object]:
+def _number(value: object) -> object | None:
     """``value`` as a plain number (a 0-d tensor's item), or ``None``."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import timm
 import torch
@@ -30,19 +31,24 @@ STEM_REASONS = {'cifar_stem': 'the CIFAR stem (3x3 stride-1 conv1, no max-pool) 
                 'stem_act': 'the stem has no activation after its BatchNorm (stem_act=False), not a timm option'}
 
 
-def timm_model_args(backbone_cfg: Mapping) -> Dict[str, object]:
+def _pretrained_cfg(model: torch.nn.Module) -> dict[str, Any]:
+    """timm's ``pretrained_cfg`` of a model it built."""
+    return model.pretrained_cfg  # type: ignore[return-value]  # torch types a module's attributes as Tensor | Module
+
+
+def timm_model_args(backbone_cfg: Mapping) -> dict[str, Any]:
     """Non-default timm constructor arguments of a ``TimmStageBackbone`` config (``in_chans``, ``output_stride``...),
     as the backbone itself passes them (:func:`~mixskd_mm.models.backbones.timm_args`); tuples as JSON lists."""
     from mixskd_mm.models.backbones import timm_args
     return {k: list(v) if isinstance(v, tuple) else v for k, v in timm_args(backbone_cfg).items()}
 
 
-def _stem_options(backbone_cfg: Mapping) -> Dict[str, bool]:
+def _stem_options(backbone_cfg: Mapping) -> dict[str, bool]:
     """The stem options (:data:`~mixskd_mm.weights.files.STEM_OPTIONS`) the config sets to other than their default."""
     return {k: backbone_cfg[k] for k, default in STEM_OPTIONS.items() if backbone_cfg.get(k, default) != default}
 
 
-def _key_reasons(ours: StateDict, timm_state: Mapping[str, torch.Tensor]) -> List[str]:
+def _key_reasons(ours: StateDict, timm_state: Mapping[str, torch.Tensor]) -> list[str]:
     missing = [k for k in timm_state if k not in ours]
     extra = [k for k in ours if k not in timm_state]
     shapes = [k for k in ours if k in timm_state and tuple(ours[k].shape) != tuple(timm_state[k].shape)]
@@ -57,7 +63,7 @@ def _key_reasons(ours: StateDict, timm_state: Mapping[str, torch.Tensor]) -> Lis
     return reasons
 
 
-def _classifier(state: Mapping[str, torch.Tensor], prefix: str, keep: bool) -> Optional[StateDict]:
+def _classifier(state: Mapping[str, torch.Tensor], prefix: str, keep: bool) -> StateDict | None:
     if not keep or prefix != BACKBONE_PREFIX:
         return None
     head = {k[len(HEAD_PREFIX):]: v for k, v in state.items() if k.startswith(HEAD_PREFIX)}
@@ -65,7 +71,7 @@ def _classifier(state: Mapping[str, torch.Tensor], prefix: str, keep: bool) -> O
 
 
 def timm_tensors(state: Mapping[str, torch.Tensor], backbone_cfg: Mapping, prefix: str = BACKBONE_PREFIX,
-                 keep_classifier: bool = True) -> Tuple[StateDict, torch.nn.Module, List[str]]:
+                 keep_classifier: bool = True) -> tuple[StateDict, torch.nn.Module, list[str]]:
     """The checkpoint's backbone (and trained classifier) under timm's keys, timm's model, and why timm can't build it.
 
     Args:
@@ -84,25 +90,25 @@ def timm_tensors(state: Mapping[str, torch.Tensor], backbone_cfg: Mapping, prefi
     model = timm.create_model(backbone_cfg['model_name'], pretrained=False, num_classes=num_classes,
                               **timm_model_args(backbone_cfg))
     if head is not None:
-        classifier = model.pretrained_cfg.get('classifier') or 'fc'
+        classifier = _pretrained_cfg(model).get('classifier') or 'fc'
         tensors.update({f'{classifier}.{k}': v for k, v in head.items()})
     reasons = [STEM_REASONS[k] for k in _stem_options(backbone_cfg)]
     reasons += _key_reasons(tensors, model.state_dict())
     return tensors, model, reasons
 
 
-def _pipeline_sizes(cfg) -> Dict[str, object]:
+def _pipeline_sizes(cfg) -> dict[str, object]:
     """Input size, crop fraction and interpolation of the training config's data pipelines (timm's terms)."""
-    def steps(split: str) -> Dict[str, Mapping]:
+    def steps(split: str) -> dict[str, Mapping]:
         pipeline = cfg.get(f'{split}_dataloader', {}).get('dataset', {}).get('pipeline', []) or []
         return {str(t.get('type')): t for t in pipeline if isinstance(t, Mapping)}
 
-    def side(value) -> Optional[int]:
+    def side(value) -> int | None:
         value = value[0] if isinstance(value, (list, tuple)) else value
         return int(value) if isinstance(value, (int, float)) else None
 
     val, train = steps('val'), steps('train')
-    out: Dict[str, object] = {}
+    out: dict[str, object] = {}
     for found in (val.get('CenterCrop'), train.get('RandomResizedCrop'), train.get('RandomCrop')):
         if found and side(found.get('size')):
             out['size'] = side(found['size'])
@@ -114,7 +120,7 @@ def _pipeline_sizes(cfg) -> Dict[str, object]:
     return out
 
 
-def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> Dict[str, object]:
+def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> dict[str, object]:
     """timm's ``pretrained_cfg`` for the folder: normalisation and input size of the training config."""
     pre = cfg.get('model', {}).get('data_preprocessor') or cfg.get('data_preprocessor') or {}
     mean, std = pre.get('mean'), pre.get('std')
@@ -123,7 +129,7 @@ def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> Dict[str, obje
     else:
         mean, std = [round(m / 255, 6) for m in mean], [round(s / 255, 6) for s in std]
     sizes = _pipeline_sizes(cfg)
-    own = model.pretrained_cfg
+    own = _pretrained_cfg(model)
     size = sizes.get('size') or own.get('input_size', (3, 224, 224))[-1]
     return dict(input_size=[in_chans, size, size], fixed_input_size=False, interpolation=sizes['interpolation'],
                 crop_pct=sizes['crop_pct'], crop_mode='center', mean=mean, std=std, num_classes=model.num_classes,
@@ -131,12 +137,12 @@ def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> Dict[str, obje
 
 
 def folder_config(cfg, meta: Mapping[str, str], metadata: Mapping[str, str], model: torch.nn.Module,
-                  reasons: List[str]) -> Dict[str, object]:
+                  reasons: list[str]) -> dict[str, object]:
     """``config.json`` of the folder: timm's schema, plus a ``mixskd_mm`` section (the export ``metadata``, timm
     compatibility). ``cfg`` is the run's training config, ``meta`` its checkpoint ``meta`` in string form."""
     bb = cfg.model.backbone
     args = dict(timm_model_args(bb), **_stem_options(bb))
-    config: Dict[str, object] = dict(architecture=bb['model_name'], num_classes=model.num_classes,
+    config: dict[str, object] = dict(architecture=bb['model_name'], num_classes=model.num_classes,
                                      num_features=model.num_features, global_pool='avg')
     classes = json.loads(meta.get('dataset_meta', '{}')).get('classes')
     if model.num_classes and classes and len(classes) == model.num_classes:
@@ -152,8 +158,8 @@ def folder_config(cfg, meta: Mapping[str, str], metadata: Mapping[str, str], mod
 
 
 def write_timm_folder(state: Mapping[str, torch.Tensor], meta: Mapping[str, str], out_dir: str,
-                      work_dir: Optional[str] = None, prefix: str = BACKBONE_PREFIX,
-                      keep_classifier: bool = True) -> Dict[str, object]:
+                      work_dir: str | None = None, prefix: str = BACKBONE_PREFIX,
+                      keep_classifier: bool = True) -> dict[str, Any]:
     """Write ``model.safetensors``, ``config.json`` and ``README.md`` into ``out_dir`` (each file atomically).
 
     Args:

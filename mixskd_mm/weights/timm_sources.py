@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Optional, Tuple
 
 from .file_checks import WeightsFileError
 
@@ -27,7 +26,7 @@ def is_timm_source(name: object) -> bool:
     return isinstance(name, str) and name.startswith(SOURCES)
 
 
-def _local(name: str, folder: str) -> Tuple[str, Dict, str]:
+def _local(name: str, folder: str) -> tuple[str, dict, str]:
     """``(weights file, model_args, architecture)`` of a folder, its config parsed by timm."""
     from timm.models._hub import load_model_config_from_path
     if not os.path.isdir(folder):
@@ -52,7 +51,7 @@ def _local(name: str, folder: str) -> Tuple[str, Dict, str]:
     return weights, model_args, arch
 
 
-def _hub(name: str, repo: str) -> Tuple[str, Dict, str]:
+def _hub(name: str, repo: str) -> tuple[str, dict, str]:
     """``(weights file in the Hugging Face cache, model_args, architecture)`` of a Hub repository."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
@@ -70,7 +69,7 @@ def _hub(name: str, repo: str) -> Tuple[str, Dict, str]:
     return weights, model_args, arch
 
 
-def resolve_timm_source(name: str, expected_arch: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
+def resolve_timm_source(name: str, expected_arch: str | None = None) -> tuple[str, dict[str, str]]:
     """The local ``model.safetensors`` of a ``local-dir:`` / ``hf-hub:`` name, and metadata from its ``config.json``.
 
     Args:

@@ -57,7 +57,8 @@ def _launch(script, *args, env=None, fresh_dir=None):
         # connection reset: Python errors of ours end a rank with exit code 1 instead
         killed = any(int(code) != signal.SIGTERM for code in re.findall(r'exitcode\s*:\s*-(\d+)', out))
         if attempt == 1 and killed and fresh_dir is not None:
-            warnings.warn(f'{script}: a rank was killed by a signal; repeating the run once.\n{_causes(out)}')
+            warnings.warn(f'{script}: a rank was killed by a signal; repeating the run once.\n{_causes(out)}',
+                          stacklevel=2)  # the test that launched it
             shutil.rmtree(fresh_dir, ignore_errors=True)
             if env is not None:
                 env = dict(env, PORT=str(_free_port()))

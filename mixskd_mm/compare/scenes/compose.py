@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ DEFAULT_CLASS_IDS = (0, 1, 5, 8, 9)
 
 
 def heldout_indices(labels: np.ndarray, num_per_class: int, seed: int = 0,
-                    class_ids: Optional[Sequence[int]] = None) -> np.ndarray:
+                    class_ids: Sequence[int] | None = None) -> np.ndarray:
     """Training-split indices that the pretraining subset does not contain.
 
     Args:
@@ -64,7 +65,7 @@ def heldout_indices(labels: np.ndarray, num_per_class: int, seed: int = 0,
 
 
 def split_pool(labels: np.ndarray, pool: np.ndarray, val_fraction: float,
-               seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split ``pool`` per class into disjoint train and val parts, at least one object each where a class has two.
 
     Args:
@@ -93,9 +94,9 @@ def split_pool(labels: np.ndarray, pool: np.ndarray, val_fraction: float,
 def write_composed_dataset(out_dir: str, data_root: str = '/usr/share/datasets/fashion-mnist',
                            num_per_class: int = 500, subset_seed: int = 0,
                            class_ids: Sequence[int] = DEFAULT_CLASS_IDS, num_train: int = 400, num_val: int = 100,
-                           image_size: int = 128, seed: int = 0, objects_per_image: Tuple[int, int] = (2, 4),
-                           scale_range: Tuple[float, float] = (1.0, 2.0), threshold: int = 32,
-                           backgrounds: Sequence[str] = BACKGROUNDS) -> Dict:
+                           image_size: int = 128, seed: int = 0, objects_per_image: tuple[int, int] = (2, 4),
+                           scale_range: tuple[float, float] = (1.0, 2.0), threshold: int = 32,
+                           backgrounds: Sequence[str] = BACKGROUNDS) -> dict:
     """Compose train and val scenes from held-out training images and write them in COCO and label-map form.
 
     The held-out objects are split per class into disjoint train and val pools (in proportion to
@@ -127,9 +128,9 @@ def write_composed_dataset(out_dir: str, data_root: str = '/usr/share/datasets/f
     train_pool, val_pool = split_pool(labels, pool, num_val / (num_train + num_val), seed)
     photos = load_backgrounds(backgrounds)
     classes = [split.metainfo['classes'][c] for c in class_ids]
-    kwargs = dict(image_size=image_size, objects_per_image=objects_per_image, scale_range=scale_range,
-                  threshold=threshold)
-    info: Dict = dict(classes=classes, class_ids=list(class_ids), source=split.source, image_size=image_size,
+    kwargs: dict[str, Any] = dict(image_size=image_size, objects_per_image=objects_per_image,
+                                  scale_range=scale_range, threshold=threshold)
+    info: dict = dict(classes=classes, class_ids=list(class_ids), source=split.source, image_size=image_size,
                       pretrain_subset=dict(num_per_class=num_per_class, seed=subset_seed), seed=seed,
                       backgrounds=list(backgrounds), heldout_pool=dict(train=int(train_pool.size),
                                                                        val=int(val_pool.size)),

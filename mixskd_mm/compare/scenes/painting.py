@@ -6,8 +6,9 @@ choice is drawn from the one generator passed in, so a seed gives the same scene
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -15,7 +16,7 @@ from PIL import Image
 #: scikit-image photos and textures (all bundled with the package, no download) used as backgrounds
 BACKGROUNDS = ('grass', 'gravel', 'brick', 'coffee', 'chelsea', 'astronaut', 'rocket', 'camera')
 
-Box = Tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels; x2 and y2 exclusive
+Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels; x2 and y2 exclusive
 
 
 @dataclass
@@ -31,10 +32,10 @@ class Scene:
     """
 
     image: np.ndarray
-    masks: List[np.ndarray] = field(default_factory=list)
-    labels: List[int] = field(default_factory=list)
-    boxes: List[Box] = field(default_factory=list)
-    sources: List[int] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    sources: list[int] = field(default_factory=list)
 
 
 def mask_box(mask: np.ndarray) -> Box:
@@ -43,7 +44,7 @@ def mask_box(mask: np.ndarray) -> Box:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def load_backgrounds(names: Sequence[str] = BACKGROUNDS) -> List[np.ndarray]:
+def load_backgrounds(names: Sequence[str] = BACKGROUNDS) -> list[np.ndarray]:
     """The named ``skimage.data`` images as ``uint8 [H, W, 3]`` RGB (grey ones repeated to three channels)."""
     from skimage import data
     out = []
@@ -61,18 +62,18 @@ def _background(rng: np.random.Generator, photos: Sequence[np.ndarray], size: in
     short = min(photo.shape[:2])
     scale = float(rng.uniform(size / short, min(1.0, 3.0 * size / short)))
     h, w = max(size, round(photo.shape[0] * scale)), max(size, round(photo.shape[1] * scale))
-    resized = np.asarray(Image.fromarray(photo).resize((w, h), Image.BILINEAR))
+    resized = np.asarray(Image.fromarray(photo).resize((w, h), Image.Resampling.BILINEAR))
     y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
     crop = resized[y:y + size, x:x + size]
     return np.ascontiguousarray(crop[:, ::-1] if rng.random() < 0.5 else crop)
 
 
-def _object(rng: np.random.Generator, image: np.ndarray, scale_range: Tuple[float, float],
-            threshold: int) -> Tuple[np.ndarray, np.ndarray]:
+def _object(rng: np.random.Generator, image: np.ndarray, scale_range: tuple[float, float],
+            threshold: int) -> tuple[np.ndarray, np.ndarray]:
     """Scale a grey object at random and crop it to its mask: ``(pixels uint8 [h, w], mask bool [h, w])``."""
     scale = float(rng.uniform(*scale_range))
     side = max(1, round(image.shape[0] * scale))
-    pixels = np.asarray(Image.fromarray(image).resize((side, side), Image.BILINEAR))
+    pixels = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR))
     mask = pixels > threshold
     if not mask.any():
         return pixels[:0, :0], mask[:0, :0]
@@ -81,7 +82,7 @@ def _object(rng: np.random.Generator, image: np.ndarray, scale_range: Tuple[floa
 
 
 def compose_scene(rng: np.random.Generator, background: np.ndarray, objects: Sequence[np.ndarray],
-                  labels: Sequence[int], sources: Sequence[int], scale_range: Tuple[float, float] = (1.0, 2.0),
+                  labels: Sequence[int], sources: Sequence[int], scale_range: tuple[float, float] = (1.0, 2.0),
                   threshold: int = 32, min_pixels: int = 30, tries: int = 50) -> Scene:
     """Paste grey objects without overlap on a background; masks from intensity, boxes from masks.
 
@@ -128,7 +129,7 @@ def compose_scene(rng: np.random.Generator, background: np.ndarray, objects: Seq
 
 def compose_scenes(images: np.ndarray, labels: np.ndarray, pool: np.ndarray, class_ids: Sequence[int],
                    backgrounds: Sequence[np.ndarray], num_scenes: int, seed: int, image_size: int = 128,
-                   objects_per_image: Tuple[int, int] = (2, 4), **paste_kwargs: object) -> List[Scene]:
+                   objects_per_image: tuple[int, int] = (2, 4), **paste_kwargs: Any) -> list[Scene]:
     """Compose ``num_scenes`` scenes from the objects ``images[pool]``, each object used once before any repeats.
 
     Args:

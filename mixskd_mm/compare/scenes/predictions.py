@@ -9,18 +9,19 @@ import glob
 import json
 import os
 import os.path as osp
-from typing import TYPE_CHECKING, Dict, List, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-def _val_images(data: Dict, count: int) -> List[str]:
+def _val_images(data: dict, count: int) -> list[str]:
     """The first ``count`` validation scene files, in name order."""
     return sorted(glob.glob(osp.join(data['root'], 'images', 'val', '*.png')))[:count]
 
 
-def write_prediction_plots(transfers: Sequence[Dict], data: Dict, out: str, count: int = 4,
+def write_prediction_plots(transfers: Sequence[dict], data: dict, out: str, count: int = 4,
                            score_thr: float = 0.3) -> None:
     """Draw the fine-tuned models' predictions on a few validation scenes next to the ground truth.
 
@@ -60,8 +61,8 @@ def write_prediction_plots(transfers: Sequence[Dict], data: Dict, out: str, coun
                                                  for t in runs]
                 _draw_boxes([axes[row][col] for row in range(len(rows))], image, rows, data['classes'], colours)
             else:
-                gt = np.asarray(Image.open(path.replace(f'{os.sep}images{os.sep}', f'{os.sep}labels{os.sep}')))
-                rows = [('ground truth', gt)] + [(f'{t["method"]} backbone', _segment(t, path)) for t in runs]
+                gt_map = np.asarray(Image.open(path.replace(f'{os.sep}images{os.sep}', f'{os.sep}labels{os.sep}')))
+                rows = [('ground truth', gt_map)] + [(f'{t["method"]} backbone', _segment(t, path)) for t in runs]
                 _draw_label_maps([axes[row][col] for row in range(len(rows))], image, rows, len(data['classes']),
                                  colours)
         for ax in axes.flat:
@@ -95,10 +96,10 @@ def _draw_label_maps(axes: Sequence, image: np.ndarray, rows: Sequence, num_clas
         ax.set_title(title, fontsize=8)
 
 
-_MODELS: Dict[str, object] = {}  # the loaded fine-tuned models, by checkpoint
+_MODELS: dict[str, object] = {}  # the loaded fine-tuned models, by checkpoint
 
 
-def _detect(run: Dict, image: str, score_thr: float) -> List:
+def _detect(run: dict, image: str, score_thr: float) -> list:
     """``[([x, y, w, h], label, score), ...]`` of a fine-tuned detector on one image file."""
     from mmdet.apis import inference_detector, init_detector
     if run['checkpoint'] not in _MODELS:
@@ -109,7 +110,7 @@ def _detect(run: Dict, image: str, score_thr: float) -> List:
             zip(pred.bboxes[keep].tolist(), pred.labels[keep].tolist(), pred.scores[keep].tolist())]
 
 
-def _segment(run: Dict, image: str) -> np.ndarray:
+def _segment(run: dict, image: str) -> np.ndarray:
     """The predicted label map of a fine-tuned segmentor on one image file."""
     from mmseg.apis import inference_model, init_model
     if run['checkpoint'] not in _MODELS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,7 +19,7 @@ from PIL import Image
 from .painting import Scene
 
 
-def coco_dict(scenes: Sequence[Scene], file_names: Sequence[str], classes: Sequence[str]) -> Dict:
+def coco_dict(scenes: Sequence[Scene], file_names: Sequence[str], classes: Sequence[str]) -> dict:
     """COCO instances of ``scenes``: boxes ``[x, y, w, h]``, compressed-RLE masks, mask areas, category ids 1..C.
 
     Args:
@@ -31,7 +31,8 @@ def coco_dict(scenes: Sequence[Scene], file_names: Sequence[str], classes: Seque
         The COCO ``instances`` dict, ready for :func:`json.dump`.
     """
     from pycocotools import mask as mask_utils
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for image_id, (scene, name) in enumerate(zip(scenes, file_names), start=1):
         height, width = scene.image.shape[:2]
         images.append(dict(id=image_id, file_name=name, height=height, width=width))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os.path as osp
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .leaf import Leaf
 
@@ -30,7 +31,7 @@ def task_name(task: str) -> str:
 
 
 # -- schedules ------------------------------------------------------------------------------------------------------
-def schedule_overrides(task: str, iters: int) -> Dict[str, int]:
+def schedule_overrides(task: str, iters: int) -> dict[str, int]:
     """The overrides that give one of our transfer recipes ``iters`` iterations, warm-up and decay rescaled.
 
     The warm-up is a sixth of the run, at least 1 and at most the recipes' 50 iterations; the decay runs from its
@@ -58,7 +59,7 @@ def schedule_overrides(task: str, iters: int) -> Dict[str, int]:
     return out
 
 
-def schedule_options(task: str, iters: int) -> List[str]:
+def schedule_options(task: str, iters: int) -> list[str]:
     """:func:`schedule_overrides` as ``--cfg-options`` entries (``KEY=VALUE``), what tools/demo.py passes.
 
     Args:
@@ -120,7 +121,7 @@ def metric_key(cfg: Mapping) -> str:
 
 
 # -- the backbone file ----------------------------------------------------------------------------------------------
-def read_backbone_file(path: str) -> Dict[str, Any]:
+def read_backbone_file(path: str) -> dict[str, Any]:
     """The metadata of an exported backbone file (:mod:`mixskd_mm.weights.export`), read with the project's own reader.
 
     Args:
@@ -153,7 +154,7 @@ def read_backbone_file(path: str) -> Dict[str, Any]:
                 in_chans=parsed('in_chans'), metadata=dict(meta), state=state)
 
 
-def checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: Optional[int] = None):
+def checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: int | None = None):
     """Build the TimmStageBackbone the leaf describes and load the file into it (every tensor must match)."""
     from mixskd_mm.models.backbones import TimmStageBackbone
     from mixskd_mm.weights.files import load_into
@@ -165,9 +166,9 @@ def checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: O
     return backbone
 
 
-def backbone_extras(info: Mapping) -> Dict[str, Any]:
+def backbone_extras(info: Mapping) -> dict[str, Any]:
     """The TimmStageBackbone options the weights themselves need (a CIFAR stem, its activation, input channels)."""
-    extras: Dict[str, Any] = {}
+    extras: dict[str, Any] = {}
     if info['cifar_stem']:
         extras['cifar_stem'] = True
     if info.get('stem_act', True) is False:
@@ -178,7 +179,7 @@ def backbone_extras(info: Mapping) -> Dict[str, Any]:
 
 
 # -- a CIFAR stem: every feature map 4x finer -----------------------------------------------------------------------
-def divide_strides(leaf: Leaf, path: str, node: Any, factor: int) -> List[str]:
+def divide_strides(leaf: Leaf, path: str, node: Any, factor: int) -> list[str]:
     """Divide anchor / prior generator ``strides`` and RoI ``featmap_strides`` under ``node`` by ``factor``."""
     changes = []
     if isinstance(node, Mapping):

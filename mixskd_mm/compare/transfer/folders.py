@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..processes import ROOT  # the repository root: RECIPES are relative to it
 from . import common
@@ -29,7 +30,7 @@ SEG_LAYOUTS = {
 }
 
 
-def find_det_layout(folder: str) -> Dict[str, Any]:
+def find_det_layout(folder: str) -> dict[str, Any]:
     """Which COCO-format layout ``folder`` has, and its files.
 
     Args:
@@ -53,7 +54,7 @@ def find_det_layout(folder: str) -> Dict[str, Any]:
                      f'(mixskd_mm.compare.scenes.write_composed_dataset writes the first, COCO 2017 is the second).')
 
 
-def find_seg_layout(folder: str) -> Dict[str, Any]:
+def find_seg_layout(folder: str) -> dict[str, Any]:
     """Which segmentation layout ``folder`` has, and the image / label-map suffixes of its files.
 
     Args:
@@ -87,14 +88,14 @@ def find_seg_layout(folder: str) -> Dict[str, Any]:
                      f'with class indices; the composed layout of mixskd_mm.compare.scenes has 0 = background).')
 
 
-def _coco_categories(path: str) -> List[str]:
+def _coco_categories(path: str) -> list[str]:
     """Category names of a COCO json, ordered by category id."""
     with open(path) as f:
         categories = json.load(f).get('categories') or []
     return [str(c['name']) for c in sorted(categories, key=lambda c: c['id'])]
 
 
-def _seg_classes(folder: str, layout: str) -> List[str]:
+def _seg_classes(folder: str, layout: str) -> list[str]:
     txt, meta = osp.join(folder, 'classes.txt'), osp.join(folder, 'meta.json')
     if osp.isfile(txt):
         with open(txt) as f:
@@ -108,20 +109,20 @@ def _seg_classes(folder: str, layout: str) -> List[str]:
                      f'value k) or pass classes=[...]')
 
 
-def _check_classes(classes: Sequence[Any]) -> Tuple[str, ...]:
+def _check_classes(classes: Sequence[Any]) -> tuple[str, ...]:
     names = tuple(str(c) for c in classes)
     if not names or len(set(names)) != len(names):
         raise ValueError(f'classes must be a non-empty list of distinct names, got {list(classes)!r}')
     return names
 
 
-def _palette(n: int) -> List[List[int]]:
+def _palette(n: int) -> list[list[int]]:
     """``n`` label colours: :data:`PALETTE`, then ``(37k, 91k, 157k) mod 256`` for the rest."""
     return [list(PALETTE[k]) if k < len(PALETTE) else [37 * k % 256, 91 * k % 256, 157 * k % 256] for k in range(n)]
 
 
-def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str, iters: Optional[int] = None,
-                      classes: Optional[List[str]] = None) -> Dict[str, Any]:
+def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str, iters: int | None = None,
+                      classes: list[str] | None = None) -> dict[str, Any]:
     """Write a leaf over our transfer recipe of ``task`` that fine-tunes it on ``folder`` from a backbone file.
 
     The recipes are ``configs/demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fashion.py`` (detection) and
@@ -179,7 +180,7 @@ def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str,
     return dict(config=out_path, metric=metric, changes=changes)
 
 
-def _folder_data(folder: str, task: str, classes: Optional[List[str]]) -> Tuple[str, Dict[str, Any], Tuple[str, ...]]:
+def _folder_data(folder: str, task: str, classes: list[str] | None) -> tuple[str, dict[str, Any], tuple[str, ...]]:
     """The folder's absolute path, its layout (:func:`find_det_layout` / :func:`find_seg_layout`) and class names."""
     folder = osp.abspath(folder)
     if not osp.isdir(folder):
@@ -197,7 +198,7 @@ def _folder_data(folder: str, task: str, classes: Optional[List[str]]) -> Tuple[
     return folder, layout, names
 
 
-def _recipe_leaf(task: str) -> Tuple[str, Leaf]:
+def _recipe_leaf(task: str) -> tuple[str, Leaf]:
     """The path of the task's recipe, and a leaf over it."""
     from mmengine.config import Config
     recipe = osp.join(ROOT, common.RECIPES[task])
@@ -207,7 +208,7 @@ def _recipe_leaf(task: str) -> Tuple[str, Leaf]:
     return recipe, Leaf(Config.fromfile(recipe).to_dict())
 
 
-def _four_stages(info: Mapping, out_indices: Tuple[int, ...], changes: List[str]) -> Tuple[int, ...]:
+def _four_stages(info: Mapping, out_indices: tuple[int, ...], changes: list[str]) -> tuple[int, ...]:
     """The deepest four of ``out_indices``, which the recipes read (C2..C5); refuses fewer."""
     if len(out_indices) > 4:  # the recipes read C2..C5, the deepest four stages
         changes.append(f'out_indices {out_indices} of the file -> {out_indices[-4:]}: the recipe reads four stages')
@@ -218,8 +219,8 @@ def _four_stages(info: Mapping, out_indices: Tuple[int, ...], changes: List[str]
     return out_indices
 
 
-def _set_data_and_backbone(leaf: Leaf, folder: str, names: Tuple[str, ...], info: Mapping, stages: Tuple,
-                           changes: List[str]) -> None:
+def _set_data_and_backbone(leaf: Leaf, folder: str, names: tuple[str, ...], info: Mapping, stages: tuple,
+                           changes: list[str]) -> None:
     """Data root, class names, the backbone loading the file and the neck reading it; ``stages`` is
     ``(out_indices, out_channels)``."""
     out_indices, channels = stages
@@ -238,8 +239,8 @@ def _set_data_and_backbone(leaf: Leaf, folder: str, names: Tuple[str, ...], info
     leaf.set('model.neck.in_channels', channels)
 
 
-def _set_detection(leaf: Leaf, folder: str, layout: Mapping, names: Tuple[str, ...], info: Mapping,
-                   changes: List[str]) -> None:
+def _set_detection(leaf: Leaf, folder: str, layout: Mapping, names: tuple[str, ...], info: Mapping,
+                   changes: list[str]) -> None:
     """The detection recipe's head, datasets and evaluators (and, with a CIFAR stem, its strides)."""
     model, root = leaf.work['model'], folder + '/'
     leaf.set('model.bbox_head.num_classes', len(names))
@@ -255,7 +256,7 @@ def _set_detection(leaf: Leaf, folder: str, layout: Mapping, names: Tuple[str, .
         changes += common.divide_strides(leaf, 'model', model, 4)
 
 
-def _set_segmentation(leaf: Leaf, folder: str, layout: Mapping, names: Tuple[str, ...], changes: List[str]) -> None:
+def _set_segmentation(leaf: Leaf, folder: str, layout: Mapping, names: tuple[str, ...], changes: list[str]) -> None:
     """The segmentation recipe's heads and datasets (class names with a palette)."""
     model, root = leaf.work['model'], folder + '/'
     for head in ('decode_head', 'auxiliary_head'):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import copy
 import keyword
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
@@ -21,9 +22,9 @@ class Leaf:
     """
 
     def __init__(self, base: Mapping) -> None:
-        self.work: Dict[str, Any] = copy.deepcopy(dict(base))
-        self.body: Dict[str, Any] = {}
-        self._lists: List[Tuple[str, ...]] = []
+        self.work: dict[str, Any] = copy.deepcopy(dict(base))
+        self.body: dict[str, Any] = {}
+        self._lists: list[tuple[str, ...]] = []
 
     def set(self, key: str, value: Any) -> None:
         """Set ``key`` (dotted, list items by index) to ``value``; a dict merges unless it has ``_delete_=True``."""
@@ -50,7 +51,7 @@ class Leaf:
         elif tuple(parts[:cut]) not in self._lists:
             self._lists.append(tuple(parts[:cut]))
 
-    def entries(self) -> Dict[str, Any]:
+    def entries(self) -> dict[str, Any]:
         """The leaf's top-level entries, lists that were edited item by item written whole."""
         body = copy.deepcopy(self.body)
         for path in self._lists:
@@ -77,7 +78,7 @@ def _merged(old: Any, new: Any) -> Any:
     return copy.deepcopy(new)
 
 
-def _set_nested(body: Dict[str, Any], parts: Sequence[str], value: Any) -> None:
+def _set_nested(body: dict[str, Any], parts: Sequence[str], value: Any) -> None:
     for part in parts[:-1]:
         if not isinstance(body.get(part), dict):
             body[part] = {}

@@ -5,7 +5,7 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
@@ -18,7 +18,7 @@ from .user import write_user_leaf
 TASK_NAMES = {'det': 'detection', 'seg': 'segmentation'}
 
 
-def plan_transfer(args: argparse.Namespace, chosen: Dict[str, Dict], results: Sequence[Dict]) -> List[Dict]:
+def plan_transfer(args: argparse.Namespace, chosen: dict[str, dict], results: Sequence[dict]) -> list[dict]:
     """Write one fine-tune config per task, method and seed (the method's chosen setting); return their specs."""
     seeds = args.seeds[:args.transfer_seeds] if args.transfer_seeds else args.seeds
     specs = []
@@ -49,7 +49,7 @@ def plan_transfer(args: argparse.Namespace, chosen: Dict[str, Dict], results: Se
     return specs
 
 
-def transfer_value(spec: Dict) -> Optional[float]:
+def transfer_value(spec: dict) -> float | None:
     """The fine-tune's final metric in percent (``None`` when it has not finished)."""
     records = scalars(spec['work_dir'])
     value = last_value(records, spec['metric'])
@@ -60,7 +60,7 @@ def transfer_value(spec: Dict) -> Optional[float]:
     return value * 100 if spec['metric'].split('/')[0] in ('coco', 'pascal_voc') else value
 
 
-def fine_tune(pool: ToolPool, spec: Dict, log_path: str) -> Dict:
+def fine_tune(pool: ToolPool, spec: dict, log_path: str) -> dict:
     """Run (or resume) one fine-tune, its output going to ``log_path``."""
     name = osp.basename(spec['work_dir'])
     command = list(spec['args'])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import os.path as osp
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from . import common
 from .leaf import Leaf, inline, write_leaf
@@ -25,7 +26,7 @@ NORM_TYPES = ('BN', 'SyncBN', 'FrozenBN')
 
 
 def write_user_leaf(config: str, task: str, backbone_file: str, out_path: str,
-                    cfg_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                    cfg_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write a leaf over a user's mmdet / mmseg config that fine-tunes it from an exported backbone file.
 
     Everything of the user's config stays (dataset, schedule, heads, losses) except what the README's paste-in lines
@@ -57,7 +58,6 @@ def write_user_leaf(config: str, task: str, backbone_file: str, out_path: str,
             change by hand.
     """
     task = common.task_name(task)
-    task = common.task_name(task)
     config, leaf, changes = _user_config(config, cfg_options)
     model, old, old_type = _user_backbone(leaf.work, task, config)
     info = common.read_backbone_file(backbone_file)
@@ -78,7 +78,7 @@ def write_user_leaf(config: str, task: str, backbone_file: str, out_path: str,
     return dict(config=out_path, metric=metric, changes=changes)
 
 
-def _user_config(config: str, cfg_options: Optional[Dict[str, Any]]) -> Tuple[str, Leaf, List[str]]:
+def _user_config(config: str, cfg_options: dict[str, Any] | None) -> tuple[str, Leaf, list[str]]:
     """The config's absolute path, a leaf over it with ``cfg_options`` applied, and those changes."""
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config!r}')
@@ -86,14 +86,14 @@ def _user_config(config: str, cfg_options: Optional[Dict[str, Any]]) -> Tuple[st
     config = osp.abspath(config)
     base = Config.fromfile(config).to_dict()
     leaf = Leaf(base)
-    changes: List[str] = []
+    changes: list[str] = []
     for key, value in (cfg_options or {}).items():
         leaf.set(key, value)
         changes.append(f'{key} = {inline(value)} (cfg_options)')
     return config, leaf, changes
 
 
-def _user_backbone(work: Mapping, task: str, config: str) -> Tuple[Mapping, Mapping, str]:
+def _user_backbone(work: Mapping, task: str, config: str) -> tuple[Mapping, Mapping, str]:
     """The config's ``model``, its ``model.backbone`` and the backbone's type; refuses a config of the other task."""
     scope = work.get('default_scope')
     if scope is not None and scope != common.SCOPES[task]:
@@ -108,7 +108,7 @@ def _user_backbone(work: Mapping, task: str, config: str) -> Tuple[Mapping, Mapp
 
 
 def _timm_stages(old: Mapping, old_type: str, name: str, config: str,
-                 changes: List[str]) -> Tuple[Tuple[int, ...], Optional[int]]:
+                 changes: list[str]) -> tuple[tuple[int, ...], int | None]:
     """``out_indices`` and ``frozen_stages`` of the old backbone in timm's numbering (mm's is C2..C5 = 0..3)."""
     if old_type == 'TimmStageBackbone':
         out_indices = tuple(old.get('out_indices', (1, 2, 3, 4)))
@@ -126,13 +126,13 @@ def _timm_stages(old: Mapping, old_type: str, name: str, config: str,
     return out_indices, frozen
 
 
-def _replace_backbone(leaf: Leaf, old: Mapping, old_type: str, info: Mapping, stages: Tuple, changes: List[str],
+def _replace_backbone(leaf: Leaf, old: Mapping, old_type: str, info: Mapping, stages: tuple, changes: list[str],
                       at: int):
     """Set ``model.backbone`` to the TimmStageBackbone loading the file, checked by loading it; its summary goes to
     ``changes[at]``. ``stages`` is ``(out_indices, frozen_stages, output_stride)``; returns the built backbone."""
     out_indices, frozen, output_stride = stages
     name = info['model_name']
-    backbone: Dict[str, Any] = dict(_delete_=True, type='mixskd_mm.TimmStageBackbone', model_name=name,
+    backbone: dict[str, Any] = dict(_delete_=True, type='mixskd_mm.TimmStageBackbone', model_name=name,
                                     out_indices=out_indices)
     backbone.update(common.backbone_extras(info))
     if output_stride is not None:
@@ -152,7 +152,7 @@ def _replace_backbone(leaf: Leaf, old: Mapping, old_type: str, info: Mapping, st
     return built
 
 
-def _carry_over(old: Mapping, backbone: Dict[str, Any], changes: List[str]) -> None:
+def _carry_over(old: Mapping, backbone: dict[str, Any], changes: list[str]) -> None:
     """``norm_eval``, a ``norm_cfg`` TimmStageBackbone takes, and ``with_cp=True`` of the old backbone."""
     if 'norm_eval' in old:
         backbone['norm_eval'] = bool(old['norm_eval'])
@@ -169,10 +169,11 @@ def _carry_over(old: Mapping, backbone: Dict[str, Any], changes: List[str]) -> N
         changes.append('model.backbone.with_cp = True (carried over)')
 
 
-def _stage_reductions(model_name: str) -> List[int]:
+def _stage_reductions(model_name: str) -> list[int]:
     """The nominal reduction of each timm feature stage (ResNet: ``[2, 4, 8, 16, 32]``)."""
     from mixskd_mm.models.backbones import create_timm_model
-    return [int(f['reduction']) for f in create_timm_model(model_name).feature_info]
+    info: Any = create_timm_model(model_name).feature_info  # timm's FeatureInfo (torch types it Tensor | Module)
+    return [int(f['reduction']) for f in info]
 
 
 def _timm_index(reductions: Sequence[int], stride: int, model_name: str) -> int:
@@ -184,7 +185,7 @@ def _timm_index(reductions: Sequence[int], stride: int, model_name: str) -> int:
     return found[-1]
 
 
-def _timm_frozen(frozen: Optional[int], reductions: Sequence[int], model_name: str) -> Optional[int]:
+def _timm_frozen(frozen: int | None, reductions: Sequence[int], model_name: str) -> int | None:
     """mm's ``frozen_stages`` (1 = stem + C2 frozen, 0 = stem only) in timm's numbering."""
     if frozen is None:
         return None
@@ -196,7 +197,7 @@ def _timm_frozen(frozen: Optional[int], reductions: Sequence[int], model_name: s
     return _timm_index(reductions, 4 * 2 ** (frozen - 1), model_name)
 
 
-def _output_stride(old: Mapping, old_type: str, config: str) -> Optional[int]:
+def _output_stride(old: Mapping, old_type: str, config: str) -> int | None:
     """8 or 16 for a ResNet whose ``strides`` leave it dilated, else ``None``."""
     if old_type not in DEFAULT_STRIDES or 'strides' not in old:
         return None
@@ -211,7 +212,7 @@ def _output_stride(old: Mapping, old_type: str, config: str) -> Optional[int]:
                      f'stride of {stride}; TimmStageBackbone dilates to 8 or 16 only. {common.MANUAL_FIX}')
 
 
-def _set_input_channels(leaf: Leaf, model: Mapping, task: str, channels: List[int], config: str) -> List[str]:
+def _set_input_channels(leaf: Leaf, model: Mapping, task: str, channels: list[int], config: str) -> list[str]:
     """Point the neck (or, without one, the mmseg heads) at the backbone's channels; returns the changes."""
     neck = model.get('neck')
     if neck is not None:

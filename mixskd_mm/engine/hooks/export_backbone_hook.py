@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os.path as osp
-from typing import Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -30,8 +29,8 @@ class ExportBackboneHook(Hook):
 
     priority = 'VERY_LOW'
 
-    def __init__(self, filename: Optional[str] = 'backbone.safetensors', out_dir: Optional[str] = None,
-                 timm_dir: Optional[str] = None, keep_classifier: bool = True) -> None:
+    def __init__(self, filename: str | None = 'backbone.safetensors', out_dir: str | None = None,
+                 timm_dir: str | None = None, keep_classifier: bool = True) -> None:
         self.filename = filename
         self.out_dir = out_dir
         self.timm_dir = timm_dir

@@ -1,8 +1,6 @@
 """Keep ``channels_last='auto'``'s layout choices in checkpoints, so a resumed run computes as the one it resumes."""
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import torch
 from mmengine.hooks import Hook
 
@@ -17,22 +15,22 @@ def _dtype_name(dtype) -> str:
     return str(dtype).replace('torch.', '') if dtype is not None else ''
 
 
-def dump_choices() -> List[Tuple]:
+def dump_choices() -> list[tuple]:
     """This process's layout choices as plain tuples (dtypes and layouts as names: safe for weights-only loading)."""
     out = []
     for sig, fmt in memory_format.chosen().items():
-        fields = sig._replace(dtype=_dtype_name(sig.dtype), autocast=_dtype_name(sig.autocast))
-        out.append((tuple(fields), 'channels_last' if fmt is torch.channels_last else 'contiguous'))
+        fields = dict(sig._asdict(), dtype=_dtype_name(sig.dtype), autocast=_dtype_name(sig.autocast))
+        out.append((tuple(fields.values()), 'channels_last' if fmt is torch.channels_last else 'contiguous'))
     return out
 
 
-def load_choices(entries: List[Tuple]) -> int:
+def load_choices(entries: list[tuple]) -> int:
     """Take layout choices written by :func:`dump_choices`; return how many."""
     chosen = {}
     for fields, layout in entries:
-        sig = memory_format.Signature(*fields)
-        sig = sig._replace(dtype=getattr(torch, sig.dtype), autocast=getattr(torch, sig.autocast) if sig.autocast
-                           else None)
+        named = memory_format.Signature(*fields)._asdict()  # dtypes by name, as dump_choices wrote them
+        sig = memory_format.Signature(**dict(named, dtype=getattr(torch, named['dtype']),
+                                             autocast=getattr(torch, named['autocast']) if named['autocast'] else None))
         chosen[sig] = _LAYOUTS[layout]
     memory_format.restore(chosen)
     return len(chosen)

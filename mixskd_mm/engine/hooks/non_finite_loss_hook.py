@@ -1,8 +1,6 @@
 """Stop training at the first non-finite loss, naming the iteration and the term."""
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from mmengine.hooks import Hook
 
@@ -21,7 +19,7 @@ class NonFiniteLossHook(Hook):
 
     priority = 'HIGH'
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None) -> None:
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: dict | None = None) -> None:
         if not outputs:
             return
         terms = {k: v for k, v in outputs.items() if 'loss' in k}

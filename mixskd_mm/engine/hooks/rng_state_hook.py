@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import List, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,9 +44,9 @@ class RNGStateHook(Hook):
     priority = 'LOW'
 
     def __init__(self) -> None:
-        self._held = None  # the states when validation began, set back when it ends
-        self._gathered = None  # (runner.iter, every rank's states) at the last gather
-        self._pending = None  # this rank's states from the resumed checkpoint, set again in before_train
+        self._held: dict | None = None  # the states when validation began, set back when it ends
+        self._gathered: tuple[int, Any] | None = None  # (runner.iter, every rank's states) at the last gather
+        self._pending: dict | None = None  # this rank's states from the resumed checkpoint, set again in before_train
 
     # -- saving ---------------------------------------------------------------------------------------------------
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
@@ -112,10 +112,10 @@ class RNGStateHook(Hook):
             self._gather(runner)
 
 
-def _state_for_this_rank(checkpoint: dict, runner) -> Optional[dict]:
+def _state_for_this_rank(checkpoint: dict, runner) -> dict | None:
     """This rank's generator states in ``checkpoint``, or None when it holds none for this rank."""
     rank, world_size = get_dist_info()
-    per_rank: Optional[List[dict]] = checkpoint.get('rng_state_per_rank')
+    per_rank: list[dict] | None = checkpoint.get('rng_state_per_rank')
     if per_rank:
         if len(per_rank) != world_size:
             runner.logger.warning(f'RNGStateHook: the checkpoint holds the random states of {len(per_rank)} ranks, '

@@ -1,7 +1,7 @@
 """Before the first iteration: backbone/neck channels and model/dataset class counts must agree."""
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -10,11 +10,11 @@ from torch import nn
 from mixskd_mm.registry import HOOKS
 
 
-def _as_list(value) -> List[int]:
+def _as_list(value) -> list[int]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def channel_problems(model: nn.Module) -> List[str]:
+def channel_problems(model: nn.Module) -> list[str]:
     """Mismatches between the backbone's ``out_channels`` and what the neck / heads expect."""
     backbone = getattr(model, 'backbone', None)
     out = getattr(backbone, 'out_channels', None)
@@ -46,18 +46,20 @@ def channel_problems(model: nn.Module) -> List[str]:
     return problems
 
 
-def _model_num_classes(model: nn.Module) -> Iterator[Tuple[str, int]]:
+def _model_num_classes(model: nn.Module) -> Iterator[tuple[str, int]]:
     """(config path, num_classes) of every classification output of a mixskd_mm, mmdet or mmseg model."""
-    if isinstance(getattr(model, 'num_classes', None), int):
-        yield 'model.num_classes', model.num_classes
+    num_classes = getattr(model, 'num_classes', None)
+    if isinstance(num_classes, int):
+        yield 'model.num_classes', num_classes
     for path in ('bbox_head', 'roi_head.bbox_head', 'roi_head.mask_head', 'decode_head'):
-        obj = model
+        obj: object = model
         for part in path.split('.'):
             obj = getattr(obj, part, None)
         for i, head in enumerate(list(obj) if isinstance(obj, nn.ModuleList) else [obj]):
-            if isinstance(getattr(head, 'num_classes', None), int):
+            num_classes = getattr(head, 'num_classes', None)
+            if isinstance(num_classes, int):
                 yield f'model.{path}' + (f'[{i}]' if isinstance(obj, nn.ModuleList) else '') + '.num_classes', \
-                    head.num_classes
+                    num_classes
 
 
 @HOOKS.register_module()
@@ -75,7 +77,7 @@ class SanityCheckHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         problems = channel_problems(model)
         dataset = getattr(runner.train_dataloader, 'dataset', None)
-        classes: Optional[tuple] = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+        classes: tuple | None = (getattr(dataset, 'metainfo', None) or {}).get('classes')
         if classes:
             for path, num in _model_num_classes(model):
                 if num != len(classes):

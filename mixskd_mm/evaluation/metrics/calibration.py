@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -13,7 +14,7 @@ from mixskd_mm.utils.atomic_io import atomic_write_bytes
 from .multi_exit_accuracy import BACKBONE, _to_label
 
 
-def reliability_bins(probs: np.ndarray, labels: np.ndarray, num_bins: int = 15) -> Dict[str, np.ndarray]:
+def reliability_bins(probs: np.ndarray, labels: np.ndarray, num_bins: int = 15) -> dict[str, np.ndarray]:
     """Group predictions into equal-width confidence bins.
 
     Each sample's confidence is its top probability ``max_c p_c``; it is correct when that class is its label.
@@ -81,10 +82,10 @@ class ClassificationScores(BaseMetric):
         collect_dir: Folder for cpu collection in distributed evaluation.
     """
 
-    default_prefix: Optional[str] = 'calibration'
+    default_prefix: str | None = 'calibration'
 
-    def __init__(self, num_bins: int = 15, out_file: Optional[str] = None, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None, collect_dir: Optional[str] = None) -> None:
+    def __init__(self, num_bins: int = 15, out_file: str | None = None, collect_device: str = 'cpu',
+                 prefix: str | None = None, collect_dir: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if num_bins < 1:
             raise ValueError(f'num_bins must be at least 1, got {num_bins}')
@@ -105,7 +106,7 @@ class ClassificationScores(BaseMetric):
             self.results.append(dict(probs=scores.detach().float().cpu().reshape(-1).numpy(),
                                      label=_to_label(sample['gt_label'])))
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
         """Compute ECE and NLL, and write ``out_file`` when set.
 
         Args:
@@ -125,7 +126,7 @@ class ClassificationScores(BaseMetric):
         return dict(ece=expected_calibration_error(probs, labels, self.num_bins), nll=nll)
 
 
-def load_scores(path: str) -> Dict[str, np.ndarray]:
+def load_scores(path: str) -> dict[str, np.ndarray]:
     """Read a file written by :class:`ClassificationScores` (no unpickling).
 
     Args:

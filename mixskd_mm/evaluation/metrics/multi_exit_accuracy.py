@@ -1,6 +1,7 @@
 """Top-k accuracy of every exit of a multi-exit classifier (backbone, auxiliary exits, self-teacher)."""
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 import torch
 from mmengine.evaluator import BaseMetric
@@ -78,7 +79,7 @@ class MultiExitAccuracy(BaseMetric):
             if BACKBONE not in scores:
                 raise KeyError(f"pred_scores must contain '{BACKBONE}', got keys {sorted(scores)}")
             all_scores.append(scores)
-        ranked: List[Dict[str, List[int]]] = [{} for _ in all_scores]
+        ranked: list[dict[str, list[int]]] = [{} for _ in all_scores]
         for name in dict.fromkeys(name for scores in all_scores for name in scores):
             rows = [i for i, scores in enumerate(all_scores) if name in scores]
             stacked = torch.stack([all_scores[i][name].detach().reshape(-1) for i in rows])
@@ -96,7 +97,7 @@ class MultiExitAccuracy(BaseMetric):
                       f'are clamped to {num_classes}', 'current', level=logging.WARNING)
             self._warned_clamp = True
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
         """Compute top-k accuracies (percent) per exit.
 
         Args:
@@ -107,8 +108,8 @@ class MultiExitAccuracy(BaseMetric):
             absent from some samples is scored on the samples that have it.
         """
         all_k = sorted(set(self.topk) | {1})
-        hits: Dict[str, Dict[int, int]] = {}
-        counts: Dict[str, int] = {}
+        hits: dict[str, dict[int, int]] = {}
+        counts: dict[str, int] = {}
         for result in results:
             label = result['gt_label']
             for name, ranked in result['ranked'].items():
@@ -116,7 +117,7 @@ class MultiExitAccuracy(BaseMetric):
                 counts[name] = counts.get(name, 0) + 1
                 for k in all_k:
                     per_k[k] += int(label in ranked[:k])
-        metrics: Dict[str, float] = {}
+        metrics: dict[str, float] = {}
         for name in sorted(hits, key=lambda n: n != BACKBONE):  # backbone first, then in order of appearance
             key = '' if name == BACKBONE else f'{name}_'
             for k in self.topk:

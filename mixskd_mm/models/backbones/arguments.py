@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Dict, Mapping
+from collections.abc import Mapping
 
 #: the architecture options an exported file records when they differ from these defaults (``model_name``,
 #: ``out_indices`` and the stem variant ``cifar_stem`` always); an absent option means its default to every reader
@@ -15,7 +15,7 @@ from typing import Dict, Mapping
 EXPORTED_OPTIONS = dict(stem_act=True, output_stride=None, in_chans=3)
 
 
-def export_metadata_of(args: Mapping) -> Dict[str, str]:
+def export_metadata_of(args: Mapping) -> dict[str, str]:
     """The metadata an exported weight file records for a backbone built from ``args`` (its constructor arguments
     or a config's ``model.backbone``): ``model_name``, ``out_indices``, ``cifar_stem`` and every
     :data:`EXPORTED_OPTIONS` entry that differs from its default, as strings (JSON for non-strings)."""
@@ -26,7 +26,7 @@ def export_metadata_of(args: Mapping) -> Dict[str, str]:
             for k, v in values.items()}
 
 
-def timm_args(args: Mapping) -> Dict:
+def timm_args(args: Mapping) -> dict:
     """The ``timm.create_model`` keywords (besides the name and ``pretrained``) of a backbone built from ``args``
     (constructor arguments, ``arch_args()`` or a config's ``model.backbone``): every argument that is not one of
     :class:`TimmStageBackbone`'s own, plus ``in_chans`` / ``output_stride`` where they differ from timm's defaults

@@ -56,8 +56,9 @@ def apply_init(module: nn.Module, init: str) -> nn.Module:
         return module
     for m in module.modules():
         if init == 'torch':
-            if hasattr(m, 'reset_parameters') and any(True for _ in m.parameters(recurse=False)):
-                m.reset_parameters()
+            reset = getattr(m, 'reset_parameters', None)
+            if reset is not None and any(True for _ in m.parameters(recurse=False)):
+                reset()
             continue
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')

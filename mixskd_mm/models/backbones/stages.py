@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Dict, List, Sequence, Tuple
+from collections.abc import Sequence
 
 import timm
 from torch import nn
@@ -22,7 +22,7 @@ def create_timm_model(model_name: str, **kwargs) -> nn.Module:
                          f'ConvNeXt, EfficientNet, RegNet.)') from None
 
 
-def stage_units(model: nn.Module, feature_modules: Sequence[str]) -> List[str]:
+def stage_units(model: nn.Module, feature_modules: Sequence[str]) -> list[str]:
     """The model's top-level computation units in forward order, as dotted module names.
 
     A top-level ``nn.Sequential`` is split into its children when a feature module lies inside it
@@ -30,7 +30,7 @@ def stage_units(model: nn.Module, feature_modules: Sequence[str]) -> List[str]:
     (``layer1`` in ResNet). Running the units one after another is the model's feature forward, the
     same sequential contract timm's own ``features_only`` wrappers rely on.
     """
-    def walk(parent: nn.Module, prefix: str) -> List[str]:
+    def walk(parent: nn.Module, prefix: str) -> list[str]:
         names = []
         for name, child in parent.named_children():
             full = prefix + name
@@ -46,8 +46,8 @@ def stage_units(model: nn.Module, feature_modules: Sequence[str]) -> List[str]:
     return walk(model, '')
 
 
-def checked_indices(model_name: str, info: Sequence[Dict], out_indices: Sequence[int],
-                     frozen_stages: int) -> Tuple[int, ...]:
+def checked_indices(model_name: str, info: Sequence[dict], out_indices: Sequence[int],
+                     frozen_stages: int) -> tuple[int, ...]:
     """``out_indices`` as a tuple of ints, after checking it and ``frozen_stages`` against the model's stages."""
     out_indices = tuple(int(i) for i in out_indices)
     n = len(info)

@@ -1,7 +1,8 @@
 """Any timm CNN as a multi-stage backbone for pretraining, MMDetection and MMSegmentation."""
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import Callable
 
 import torch
 from mmengine.logging import print_log
@@ -69,10 +70,10 @@ class TimmStageBackbone(BaseModule):
     """
 
     def __init__(self, model_name: str, out_indices: Sequence[int] = (1, 2, 3, 4),
-                 pretrained: Union[bool, str, None] = False, frozen_stages: int = -1, norm_eval: bool = False,
-                 norm_cfg: Optional[Dict] = None, output_stride: Optional[int] = None, cifar_stem: bool = False,
+                 pretrained: bool | str | None = False, frozen_stages: int = -1, norm_eval: bool = False,
+                 norm_cfg: dict | None = None, output_stride: int | None = None, cifar_stem: bool = False,
                  stem_act: bool = True, init: str = 'timm', with_cp: CpMode = False, in_chans: int = 3,
-                 init_cfg: Optional[Union[Dict, List[Dict]]] = None, **timm_kwargs) -> None:
+                 init_cfg: dict | list[dict] | None = None, **timm_kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
         _check_options(output_stride, init, pretrained)
         self.model_name = model_name
@@ -96,7 +97,7 @@ class TimmStageBackbone(BaseModule):
             self._load_pretrained_file(pretrained, init_cfg)
 
     # -- what the backbone is -------------------------------------------------------------------
-    def arch_args(self) -> Dict:
+    def arch_args(self) -> dict:
         """The constructor arguments that build this network afresh: the architecture and its initialisation.
 
         Weights loading (``pretrained``, ``init_cfg``) and training behaviour (``frozen_stages``, ``norm_eval``,
@@ -107,12 +108,12 @@ class TimmStageBackbone(BaseModule):
                     output_stride=self.output_stride, cifar_stem=self.cifar_stem, stem_act=self.stem_act,
                     init=self.init, in_chans=self.in_chans, norm_cfg=dict(self.norm_cfg))
 
-    def export_metadata(self) -> Dict[str, str]:
+    def export_metadata(self) -> dict[str, str]:
         """What an exported weight file records about this backbone (:func:`export_metadata_of` its arguments)."""
         return export_metadata_of(self.arch_args())
 
     # -- construction steps ---------------------------------------------------------------------
-    def _build_timm_model(self, timm_pretrained: bool) -> Tuple[nn.Module, Sequence[Dict]]:
+    def _build_timm_model(self, timm_pretrained: bool) -> tuple[nn.Module, Sequence[dict]]:
         """The timm model with the stem and initialisation options applied, and its ``feature_info``."""
         args = timm_args(dict(self.timm_kwargs, in_chans=self.in_chans, output_stride=self.output_stride))
         model = create_timm_model(self.model_name, pretrained=timm_pretrained, **args)
@@ -127,7 +128,7 @@ class TimmStageBackbone(BaseModule):
         apply_init(model, self.init)
         return model, info
 
-    def _cut_into_stages(self, model: nn.Module, info: Sequence[Dict], out_indices: Sequence[int]) -> None:
+    def _cut_into_stages(self, model: nn.Module, info: Sequence[dict], out_indices: Sequence[int]) -> None:
         """Record the stages (channels, strides, units) and keep the units up to the last requested stage."""
         self.out_indices = checked_indices(self.model_name, info, out_indices, self.frozen_stages)
         reductions = [f['reduction'] for f in info]
@@ -148,7 +149,7 @@ class TimmStageBackbone(BaseModule):
         self._adopt(model, self.units)
 
     # -- construction helpers -------------------------------------------------------------------
-    def _apply_norm_cfg(self, norm_cfg: Dict) -> None:
+    def _apply_norm_cfg(self, norm_cfg: dict) -> None:
         self._convert_norm(norm_cfg.get('type', 'BN'))
         if not norm_cfg.get('requires_grad', True):
             for m in self.modules():
@@ -156,7 +157,7 @@ class TimmStageBackbone(BaseModule):
                     for p in m.parameters():
                         p.requires_grad_(False)
 
-    def _load_pretrained_file(self, pretrained: str, init_cfg: Optional[Union[Dict, List[Dict]]]) -> None:
+    def _load_pretrained_file(self, pretrained: str, init_cfg: dict | list[dict] | None) -> None:
         if '://' in pretrained:
             raise ValueError(f'pretrained={pretrained!r} is a URL; TimmStageBackbone loads local files only '
                              f'(or pretrained=True for timm\'s own weights). mmseg configs pass their '
@@ -183,6 +184,7 @@ class TimmStageBackbone(BaseModule):
     def _convert_norm(self, norm_type: str) -> None:
         if norm_type == 'BN':
             return
+        convert: Callable[[nn.Module], nn.Module]
         if norm_type == 'SyncBN':
             from timm.layers import convert_sync_batchnorm
             convert = convert_sync_batchnorm
@@ -194,7 +196,7 @@ class TimmStageBackbone(BaseModule):
         for name, child in list(self.named_children()):
             self.add_module(name, convert(child))
 
-    def _frozen_units(self) -> List[str]:
+    def _frozen_units(self) -> list[str]:
         if self.frozen_stages < 0:
             return []
         return self.units[:self.stage_unit_index[self.frozen_stages] + 1]
@@ -207,7 +209,7 @@ class TimmStageBackbone(BaseModule):
                 p.requires_grad_(False)
 
     # -- nn.Module API --------------------------------------------------------------------------
-    def train(self, mode: bool = True) -> 'TimmStageBackbone':
+    def train(self, mode: bool = True) -> TimmStageBackbone:
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
@@ -224,7 +226,7 @@ class TimmStageBackbone(BaseModule):
             return
         super().init_weights()
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(self.forward_stages(x))
 
     def forward_stages(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
@@ -239,7 +241,7 @@ class TimmStageBackbone(BaseModule):
             if last in wanted:
                 yield x
 
-    def _regions(self) -> List[Tuple[int, int]]:
+    def _regions(self) -> list[tuple[int, int]]:
         """(first, last) unit indices run as one piece: a timm stage for ``'selective'``, else one unit."""
         if self.with_cp != 'selective':
             return [(i, i) for i in range(len(self.units))]
@@ -258,7 +260,7 @@ class TimmStageBackbone(BaseModule):
         return run_checkpointed(lambda t: _run_units(units, t), x, self.with_cp)
 
 
-def _check_options(output_stride: Optional[int], init: str, pretrained: Union[bool, str, None]) -> None:
+def _check_options(output_stride: int | None, init: str, pretrained: bool | str | None) -> None:
     if output_stride not in (None, 8, 16, 32):
         raise ValueError(f'output_stride must be 8, 16 or 32, got {output_stride}')
     if check_init(init) != 'timm' and pretrained is True:

@@ -1,12 +1,10 @@
 """Pair sampling for Mixup / CutMix with torch's RNG on the input's device (seeded by the Runner)."""
 from __future__ import annotations
 
-from typing import Tuple
-
 import torch
 
 
-def sample_pairs(batch_size: int, alpha: float, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+def sample_pairs(batch_size: int, alpha: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """One ``lam ~ Beta(alpha, alpha)`` and one random permutation ``p`` of the batch.
 
     Args:
@@ -30,7 +28,7 @@ def mixup(x: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor) -> torch.Tenso
     return lam * x + (1 - lam) * x[perm]
 
 
-def cutmix(x: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def cutmix(x: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Paste a box of ``x[perm]`` covering about ``1 - lam`` of the image (Yun et al., CutMix, ICCV 2019).
 
     Returns:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,13 +18,13 @@ from ._mixing import cutmix, mixup, sample_pairs
 DEFAULT_PREPROCESSOR = dict(type='mixskd_mm.ClsDataPreprocessor')
 
 
-def predictions(scores: Dict[str, torch.Tensor], labels: Optional[torch.Tensor]) -> List[dict]:
+def predictions(scores: dict[str, torch.Tensor], labels: torch.Tensor | None) -> list[dict]:
     """Per-sample ``dict(pred_scores={name: probs}, gt_label=int)`` from batched logits by exit name."""
     probs = {name: F.softmax(s.float(), dim=1).detach().cpu() for name, s in scores.items()}
     n = next(iter(probs.values())).shape[0]
     out = []
     for i in range(n):
-        item = dict(pred_scores={name: p[i] for name, p in probs.items()})
+        item: dict[str, Any] = dict(pred_scores={name: p[i] for name, p in probs.items()})
         if labels is not None:
             item['gt_label'] = int(labels[i])
         out.append(item)
@@ -57,9 +57,9 @@ class ImageClassifier(BaseModel):
         torch.Size([2, 10])
     """
 
-    def __init__(self, backbone: Dict, num_classes: int, mix: Optional[str] = None, alpha: float = 1.0,
-                 data_preprocessor: Optional[Dict] = None, init_cfg: Optional[Dict] = None,
-                 channels_last: Union[bool, str] = False) -> None:
+    def __init__(self, backbone: dict, num_classes: int, mix: str | None = None, alpha: float = 1.0,
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None,
+                 channels_last: bool | str = False) -> None:
         super().__init__(data_preprocessor=data_preprocessor or copy.deepcopy(DEFAULT_PREPROCESSOR),
                          init_cfg=init_cfg)
         if mix not in (None, 'mixup', 'cutmix'):
@@ -91,11 +91,13 @@ class ImageClassifier(BaseModel):
         if self.channels_last == 'auto':
             memory_format.tune_pending()
 
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[torch.Tensor] = None, mode: str = 'tensor'):
+    def forward(self, inputs: torch.Tensor, data_samples: torch.Tensor | None = None, mode: str = 'tensor'):
         self.tune_memory_formats()
         if self.channels_last is True and inputs.dim() == 4:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         if mode == 'loss':
+            if data_samples is None:
+                raise ValueError("mode='loss' needs data_samples (the labels)")
             return self.loss(inputs, data_samples)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
@@ -103,7 +105,7 @@ class ImageClassifier(BaseModel):
             return self.head(self.backbone(inputs)[-1])
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
-    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         self.tune_memory_formats()
         if self.mix is None:
             return dict(loss_ce=F.cross_entropy(self(inputs).float(), targets))
@@ -115,5 +117,5 @@ class ImageClassifier(BaseModel):
         return {f'loss_{self.mix}_ce': mixed_ce(self(mixed), targets, targets[perm], lam)}
 
     @torch.no_grad()
-    def predict(self, inputs: torch.Tensor, targets: Optional[torch.Tensor] = None) -> List[dict]:
+    def predict(self, inputs: torch.Tensor, targets: torch.Tensor | None = None) -> list[dict]:
         return predictions(dict(backbone=self(inputs)), targets)

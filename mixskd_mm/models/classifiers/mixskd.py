@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -16,7 +16,7 @@ from ._mixing import mixup, sample_pairs
 from .image_classifier import ImageClassifier, predictions
 
 
-def _halves(tensors: Sequence[torch.Tensor], n: int) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+def _halves(tensors: Sequence[torch.Tensor], n: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     first, second = zip(*(t.split(n) for t in tensors))
     return list(first), list(second)
 
@@ -62,12 +62,12 @@ class MixSKD(ImageClassifier):
         ['loss_adv', 'loss_ce', 'loss_feat']
     """
 
-    def __init__(self, backbone: Dict, num_classes: int, exit_type: str = 'replicate', alpha: float = 0.4,
-                 ce_loss: Dict = dict(type='OriginalCELoss'), mix_ce_loss: Dict = dict(type='MixupCELoss'),
-                 kd_loss: Dict = dict(type='DistributionKDLoss', temperature=3.0),
-                 feat_loss: Dict = dict(type='FeatureMapL2Loss'), adv_loss: Dict = dict(type='AdversarialFeatureLoss'),
-                 exit_with_cp: CpMode = False, data_preprocessor: Optional[Dict] = None,
-                 init_cfg: Optional[Dict] = None, channels_last: Union[bool, str] = False) -> None:
+    def __init__(self, backbone: dict, num_classes: int, exit_type: str = 'replicate', alpha: float = 0.4,
+                 ce_loss: dict = dict(type='OriginalCELoss'), mix_ce_loss: dict = dict(type='MixupCELoss'),
+                 kd_loss: dict = dict(type='DistributionKDLoss', temperature=3.0),
+                 feat_loss: dict = dict(type='FeatureMapL2Loss'), adv_loss: dict = dict(type='AdversarialFeatureLoss'),
+                 exit_with_cp: CpMode = False, data_preprocessor: dict | None = None,
+                 init_cfg: dict | None = None, channels_last: bool | str = False) -> None:
         super().__init__(backbone, num_classes, mix=None, alpha=alpha, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg, channels_last=channels_last)
         stages = self.backbone.out_indices
@@ -88,23 +88,25 @@ class MixSKD(ImageClassifier):
         self.apply_memory_format()
 
     @staticmethod
-    def _scoped(cfg: Dict) -> Dict:
+    def _scoped(cfg: dict) -> dict:
         cfg = copy.deepcopy(dict(cfg))
         if '.' not in cfg['type']:
             cfg['type'] = 'mixskd_mm.' + cfg['type']
         return cfg
 
-    def exit_features(self, inputs: torch.Tensor) -> List[torch.Tensor]:
+    def exit_features(self, inputs: torch.Tensor) -> list[torch.Tensor]:
         """Final feature maps F_1..F_K of all exits (the backbone's last).
 
         Exit k runs as soon as the backbone reaches stage k, so the backward pass finishes (and frees)
         each exit before it needs the activations of the stages that feed it.
         """
-        exits, last = [], None
+        exits: list[torch.Tensor] = []
+        last = None
         for k, feat in enumerate(self.backbone.forward_stages(inputs)):
             if k < len(self.exits):
                 exits.append(self._run_exit(self.exits[k], feat))
             last = feat
+        assert last is not None  # __init__ checked that out_indices has at least two stages
         return exits + [last]
 
     def _run_exit(self, exit_module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -115,11 +117,11 @@ class MixSKD(ImageClassifier):
             return x
         return run_checkpointed(exit_module, x, mode)
 
-    def exit_logits(self, pooled: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+    def exit_logits(self, pooled: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Logits z_1..z_K from pooled features (the backbone's classifier last)."""
         return [head(p) for head, p in zip(self.exit_heads, pooled[:-1])] + [self.head(pooled[-1])]
 
-    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         self.tune_memory_formats()
         b = inputs.size(0)
         lam, perm = sample_pairs(b, self.alpha, inputs.device)
@@ -146,7 +148,7 @@ class MixSKD(ImageClassifier):
         return losses
 
     @torch.no_grad()
-    def predict(self, inputs: torch.Tensor, targets: Optional[torch.Tensor] = None) -> List[dict]:
+    def predict(self, inputs: torch.Tensor, targets: torch.Tensor | None = None) -> list[dict]:
         pooled = [global_pool(f) for f in self.exit_features(inputs)]
         logits = self.exit_logits(pooled)
         scores = {f'exit{k + 1}': z for k, z in enumerate(logits[:-1])}

@@ -1,5 +1,6 @@
 """Normalise and batch classification images on the model's device."""
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Optional, Union
 
 import torch
 from mmengine.model import BaseDataPreprocessor
@@ -42,7 +43,7 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
         if (mean is None) != (std is None):
             raise ValueError('ClsDataPreprocessor: give both mean and std, or neither')
         self.normalize = mean is not None
-        if self.normalize:
+        if mean is not None and std is not None:  # self.normalize
             if len(mean) != len(std):
                 raise ValueError(f'ClsDataPreprocessor: mean has {len(mean)} values but std has {len(std)}')
             if min(std) <= 0:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Dict
 
 from torch import nn
 
@@ -34,7 +33,7 @@ class ReplicateExit(nn.Sequential):
         torch.Size([2, 512, 4, 4])
     """
 
-    def __init__(self, arch_args: Dict, stage: int) -> None:
+    def __init__(self, arch_args: dict, stage: int) -> None:
         fresh = TimmStageBackbone(**arch_args)
         if stage not in fresh.out_indices[:-1]:
             raise ValueError(f'exit stage {stage} must be one of the non-final out_indices {fresh.out_indices[:-1]}')

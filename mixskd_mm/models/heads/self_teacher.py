@@ -1,7 +1,7 @@
 """The MixSKD self-teacher: aggregates the final feature maps of all exits into soft labels."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -1,5 +1,6 @@
 """Adversarial feature loss: per-exit discriminators trained through a gradient-reversal layer."""
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn

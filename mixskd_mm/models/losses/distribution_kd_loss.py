@@ -1,5 +1,5 @@
 """Distillation of class distributions between the interpolated and the Mixup view."""
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor
 

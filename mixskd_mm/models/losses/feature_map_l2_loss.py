@@ -1,5 +1,5 @@
 """Mean squared distance between the interpolated and the Mixup feature maps."""
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -3,7 +3,8 @@
 Everything here computes in fp32 (inputs are cast with ``.float()``), so the losses stay exact under
 automatic mixed precision, and works on whatever device its inputs live on.
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 import torch.nn.functional as F

@@ -1,5 +1,6 @@
 """Cross-entropy against the Mixup targets, for every exit and for the self-teacher."""
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 from torch import Tensor
 
@@ -68,5 +69,6 @@ class MixupCELoss(WeightedLoss):
         if self.loss_weight == 0:
             return zero_loss(list(mixup_logits) + list(teacher_logits))
         logits = list(mixup_logits) + (list(teacher_logits) if self.include_self_teacher else [])
-        loss = sum(mixed_ce(z, target, target_perm, lam) for z in logits)
+        # typeshed types sum() as starting at the int 0; 0 + tensor is a tensor
+        loss: Tensor = sum(mixed_ce(z, target, target_perm, lam) for z in logits)  # type: ignore[assignment]
         return self.loss_weight * loss

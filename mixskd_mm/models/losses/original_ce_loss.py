@@ -1,5 +1,5 @@
 """Cross-entropy of every exit on the original (un-mixed) images."""
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -46,5 +46,6 @@ class OriginalCELoss(WeightedLoss):
         """
         if len(logits) == 0:
             raise ValueError('OriginalCELoss needs the logits of at least one exit')
-        loss = sum(F.cross_entropy(z.float(), target) for z in logits)
+        # typeshed types sum() as starting at the int 0; 0 + tensor is a tensor
+        loss: Tensor = sum(F.cross_entropy(z.float(), target) for z in logits)  # type: ignore[assignment]
         return self.loss_weight * loss
