@@ -1,6 +1,6 @@
 # Semantic FPN on timm's tiny `test_resnet` (a narrow 64-channel FPN over C2-C5 and mmseg's FPNHead), fine-tuned on
 # the demo's composed segmentation data: held-out Fashion-MNIST objects pasted on scikit-image photos, 128x128 scenes,
-# PNG label maps with 0 = background (mixskd_mm.compare.scenes). Sized for a CPU: 300 iterations of 8
+# PNG label maps with 0 = background (mixskd_mm.datasets.scenes). Sized for a CPU: 300 iterations of 8
 # images (about 2.5 minutes on one core).
 # The backbone comes from a pretraining run of configs/mixskd/*_test-resnet_*fashion-mnist.py (the CE or the
 # MixSKD one), exported with tools/export_backbone.py; tools/demo.py passes both in turn:

@@ -1,6 +1,6 @@
 # RetinaNet on timm's tiny `test_resnet` (FPN over C3-C5, narrow 64-channel neck and head), fine-tuned on the demo's
 # composed detection data: held-out Fashion-MNIST objects pasted on scikit-image photos, 128x128 scenes, COCO json
-# (mixskd_mm.compare.scenes). Sized for a CPU: 300 iterations of 8 images (about 2 minutes on one core).
+# (mixskd_mm.datasets.scenes). Sized for a CPU: 300 iterations of 8 images (about 2 minutes on one core).
 # The backbone comes from a pretraining run of configs/mixskd/*_test-resnet_*fashion-mnist.py (the CE or the
 # MixSKD one), exported with tools/export_backbone.py; tools/demo.py passes both in turn:
 #   python tools/demo.py                       # composes the data, pretrains, exports, fine-tunes, reports

@@ -5,7 +5,7 @@
 
 1. data: Fashion-MNIST (MNIST-5k where the Debian package is missing): a balanced training subset, validation
    images from the rest of the training split, the official test split; detection / segmentation scenes composed
-   from training images outside the subset, pasted on scikit-image photos (``mixskd_mm.compare.scenes``), written
+   from training images outside the subset, pasted on scikit-image photos (``mixskd_mm.datasets.scenes``), written
    as a COCO-format folder and an mmseg-layout folder;
 2. the comparison: ``tools/compare.py --data fashion-mnist --methods ce,mixup,cutmix,mixskd --det-data SCENES
    --seg-data SCENES --channels-last on`` with timm's tiny ``test_resnet`` (every run is ``tools/train.py`` +
@@ -80,7 +80,7 @@ def compare_argv(args: argparse.Namespace, scenes: str) -> list[str]:
 
 def compose(args: argparse.Namespace) -> dict:
     """Write the composed scenes (once) from training images outside the pretraining subset."""
-    from mixskd_mm.compare.scenes import write_composed_dataset
+    from mixskd_mm.datasets.scenes import write_composed_dataset
     root = osp.join(args.out, 'scenes')
     kwargs = dict(data_root=args.data_root) if args.data_root else {}
     if osp.isfile(osp.join(root, 'meta.json')):
@@ -96,7 +96,7 @@ def compose(args: argparse.Namespace) -> dict:
 
 def prediction_plots(results: dict, scenes: dict, out: str) -> None:
     """Draw the first seed's fine-tuned models on held-out scenes."""
-    from mixskd_mm.compare.scenes.predictions import write_prediction_plots
+    from mixskd_mm.compare.transfer.predictions import write_prediction_plots
     runs = []
     for t in results['transfers']:
         with open(osp.join(t['work_dir'], 'last_checkpoint')) as f:

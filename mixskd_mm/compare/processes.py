@@ -1,6 +1,7 @@
 """Running the project's tools as child processes, a few at a time, each with a log, a progress bar and its cost.
 
-A comparison runs ``tools/train.py`` and ``tools/test.py`` exactly as a user would. :class:`ToolPool` shares the
+A comparison runs ``tools/train.py`` and ``tools/test.py`` exactly as a user would, from the checkout the package was
+imported from (:func:`mixskd_mm.utils.locations.checkout_dir`; the recipes need none). :class:`ToolPool` shares the
 machine among them: on GPUs one job per device (``CUDA_VISIBLE_DEVICES``), on a CPU the cores are split into equal
 thread counts. A child dies with its parent (``PR_SET_PDEATHSIG`` on Linux), so a comparison that is killed leaves
 no training process behind to write into a work directory that the next invocation resumes.
@@ -22,10 +23,11 @@ from typing import Callable, TypeVar
 
 from tqdm import tqdm
 
+from mixskd_mm.utils.locations import PACKAGE_DIR, checkout_dir
+
 #: what a task given to :meth:`ToolPool.map` returns
 T = TypeVar('T')
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _PROGRESS = re.compile(r'(?:Epoch\(train\)\s*\[(\d+)\])?\s*\[\s*(\d+)/(\d+)\]')
 
 
@@ -78,7 +80,7 @@ class ToolPool:
         return env
 
     def run(self, name: str, args: Sequence[str], log_path: str, total: int = 0, per_epoch: int = 0) -> ToolResult:
-        """Run ``python ARGS`` from the repository root and wait for it.
+        """Run ``python ARGS`` from the checkout's root and wait for it.
 
         Args:
             name: Label of the progress bar.
@@ -91,8 +93,14 @@ class ToolPool:
             The run's cost.
 
         Raises:
-            RuntimeError: if the child fails; the message holds its command and the tail of its log.
+            RuntimeError: if the child fails (the message holds its command and the tail of its log), or if
+                ``mixskd_mm`` was not imported from a checkout (the tools live there).
         """
+        root = checkout_dir()
+        if root is None:
+            raise RuntimeError(f'python {" ".join(args)}: the tools are in a mixskd_mm checkout, and this mixskd_mm '
+                               f'({PACKAGE_DIR}) is installed without one. Run the comparison from a checkout, or run '
+                               f'the commands of --print-commands there.')
         with self._lock:
             slot = self._slots.pop(0)
         bar = tqdm(total=total or None, desc=name, position=slot + 1, leave=False, unit='it', dynamic_ncols=True,
@@ -103,7 +111,7 @@ class ToolPool:
             with open(log_path, 'a') as log:
                 log.write('$ python ' + ' '.join(args) + '\n')
                 log.flush()
-                proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env(slot), stdout=subprocess.PIPE,
+                proc = subprocess.Popen([sys.executable, *args], cwd=root, env=self.env(slot), stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True, preexec_fn=_die_with_parent)
                 with self._lock:
                     self._procs.append(proc)

@@ -142,7 +142,7 @@ def write_embedded(out_dir: str, per_class: int, val_per_class: int, data_root: 
     from PIL import Image
 
     from mixskd_mm.datasets import FashionMNIST
-    from mixskd_mm.datasets._sampling import balanced_subset
+    from mixskd_mm.datasets.sampling import balanced_subset
     done = osp.join(out_dir, '.complete')
     if osp.isfile(done):
         return out_dir

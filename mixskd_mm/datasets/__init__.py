@@ -6,6 +6,8 @@ from ._base import BaseClsDataset
 from .cifar import CIFAR100
 from .fashion_mnist import FashionMNIST
 from .imagenet import ImageNet
+from .sampling import balanced_subset, stratified_split
 from .transforms import build_pipeline, build_transform
 
-__all__ = ['BaseClsDataset', 'CIFAR100', 'FashionMNIST', 'ImageNet', 'build_pipeline', 'build_transform']
+__all__ = ['BaseClsDataset', 'CIFAR100', 'FashionMNIST', 'ImageNet', 'balanced_subset', 'build_pipeline',
+           'build_transform', 'stratified_split']

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._sampling import stratified_split
+from .sampling import stratified_split
 
 MNIST5K_RELPATH = os.path.join('data', 'data', 'mnist_5k.csv.gz')
 # Fixed, so the train and test splits never overlap whatever seed a config gives the subset sampling.

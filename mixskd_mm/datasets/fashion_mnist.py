@@ -13,7 +13,7 @@ from mixskd_mm.registry import DATASETS
 from ._base import BaseClsDataset
 from ._idx import read_idx
 from ._mnist5k import MNIST5K_RELPATH, find_mnist5k, load_mnist5k
-from ._sampling import balanced_subset
+from .sampling import balanced_subset
 
 FASHION_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                    'Ankle boot')

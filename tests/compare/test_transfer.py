@@ -16,13 +16,13 @@ from _helpers import run_tool
 from _transfer_data import ONE_THREAD, backbone_load_report, cpu_options, dataset_root, scalars
 from mmengine.config import Config
 
-from mixskd_mm.compare.scenes import write_composed_dataset
 from mixskd_mm.compare.transfer import (
     metric_key,
     schedule_options,
     write_folder_leaf,
     write_user_leaf,
 )
+from mixskd_mm.datasets.scenes import write_composed_dataset
 
 MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 MMSEG_CONFIGS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')

@@ -10,8 +10,8 @@ import torch
 from _helpers import ROOT, run_tool
 from mmengine.config import Config
 
-from mixskd_mm.compare.scenes import DEFAULT_CLASS_IDS, write_composed_dataset
 from mixskd_mm.datasets.fashion_mnist import FASHION_CLASSES
+from mixskd_mm.datasets.scenes import DEFAULT_CLASS_IDS, write_composed_dataset
 
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', 'demo', '*.py')))
 PRETRAIN = os.path.join(ROOT, 'configs', 'mixskd', 'mixskd_test-resnet_1xb64-10e_fashion-mnist.py')

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mixskd_mm.datasets._sampling import balanced_subset, stratified_split
+from mixskd_mm.datasets.sampling import balanced_subset, stratified_split
 
 
 def test_balanced_subset_counts_and_seed():

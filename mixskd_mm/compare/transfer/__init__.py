@@ -20,7 +20,6 @@ Example:
     >>> info['metric'], info['changes'][0]  # doctest: +SKIP
     ('coco/bbox_mAP', 'model.backbone: ResNet -> mixskd_mm.TimmStageBackbone(...)')
 """
-from ..processes import ROOT  # the repository root: RECIPES are relative to it
 from .common import (
     MANUAL_FIX,
     RECIPES,
@@ -36,5 +35,5 @@ from .leaf import LINE
 from .user import DEFAULT_STRIDES, MM_STAGE_NUMBERING, NORM_TYPES, write_user_leaf
 
 __all__ = ['DEFAULT_STRIDES', 'DET_LAYOUTS', 'LINE', 'MANUAL_FIX', 'MM_STAGE_NUMBERING', 'NORM_TYPES', 'PALETTE',
-           'RECIPES', 'ROOT', 'SCOPES', 'SEG_LAYOUTS', 'TASKS', 'find_det_layout', 'find_seg_layout', 'metric_key',
+           'RECIPES', 'SCOPES', 'SEG_LAYOUTS', 'TASKS', 'find_det_layout', 'find_seg_layout', 'metric_key',
            'read_backbone_file', 'schedule_options', 'schedule_overrides', 'write_folder_leaf', 'write_user_leaf']

@@ -15,9 +15,9 @@ from .leaf import Leaf
 TASKS = {'det': 'det', 'detection': 'det', 'seg': 'seg', 'segmentation': 'seg'}
 #: the default_scope of each task's configs
 SCOPES = {'det': 'mmdet', 'seg': 'mmseg'}
-#: our transfer recipes, relative to the repository root
-RECIPES = {'det': 'configs/demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fashion.py',
-           'seg': 'configs/demo/fpn_test-resnet_1xb8-300i_composed-fashion.py'}
+#: our transfer recipes, relative to the configs folder (:func:`mixskd_mm.utils.locations.config_path`)
+RECIPES = {'det': 'demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fashion.py',
+           'seg': 'demo/fpn_test-resnet_1xb8-300i_composed-fashion.py'}
 #: where a user is sent when a config cannot be converted automatically
 MANUAL_FIX = ('Make the change by hand as README.md, section "Use a MixSKD backbone in your own mmdet/mmseg config", '
               'shows (paste-in lines for an mmdet FPN detector and an mmseg ResNet-D8 model).')

@@ -10,7 +10,8 @@ import os.path as osp
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..processes import ROOT  # the repository root: RECIPES are relative to it
+from mixskd_mm.utils.locations import config_path
+
 from . import common
 from .leaf import Leaf, write_leaf
 
@@ -51,7 +52,7 @@ def find_det_layout(folder: str) -> dict[str, Any]:
     shown = '; or '.join(f'{layout["ann"].format(split="{train,val}")} + {layout["img"].format(split="{train,val}")}'
                          for layout in DET_LAYOUTS.values())
     raise ValueError(f'{folder!r} is not a COCO-format detection folder. Expected inside it: {shown} '
-                     f'(mixskd_mm.compare.scenes.write_composed_dataset writes the first, COCO 2017 is the second).')
+                     f'(mixskd_mm.datasets.scenes.write_composed_dataset writes the first, COCO 2017 is the second).')
 
 
 def find_seg_layout(folder: str) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def find_seg_layout(folder: str) -> dict[str, Any]:
                              f'{stem}_SUFFIX.png) in {dirs["seg"]["train"]}/. Expected layout: {shown}.')
         return dict(layout=name, img_suffix=img_suffix, seg_map_suffix=matches[0][len(stem):], **dirs)
     raise ValueError(f'{folder!r} is not a segmentation folder. Expected inside it: {shown} (label maps are PNGs '
-                     f'with class indices; the composed layout of mixskd_mm.compare.scenes has 0 = background).')
+                     f'with class indices; the composed layout of mixskd_mm.datasets.scenes has 0 = background).')
 
 
 def _coco_categories(path: str) -> list[str]:
@@ -133,7 +134,7 @@ def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str,
     (:func:`~.common.schedule_overrides`).
 
     Folders: detection, ``annotations/instances_{train,val}.json`` + ``images/{train,val}/`` (what
-    :func:`mixskd_mm.compare.scenes.write_composed_dataset` writes) or COCO 2017's
+    :func:`mixskd_mm.datasets.scenes.write_composed_dataset` writes) or COCO 2017's
     ``annotations/instances_{train,val}2017.json`` + ``{train,val}2017/``, classes from the train json's categories
     by id. Segmentation, mmseg's ``img_dir/{train,val}`` + ``ann_dir/{train,val}`` or the composed
     ``images/{train,val}`` + ``labels/{train,val}`` (0 = background), classes from ``classes.txt`` (one per line)
@@ -201,10 +202,7 @@ def _folder_data(folder: str, task: str, classes: list[str] | None) -> tuple[str
 def _recipe_leaf(task: str) -> tuple[str, Leaf]:
     """The path of the task's recipe, and a leaf over it."""
     from mmengine.config import Config
-    recipe = osp.join(ROOT, common.RECIPES[task])
-    if not osp.isfile(recipe):
-        raise FileNotFoundError(f'transfer recipe not found: {recipe!r} (write_folder_leaf needs a mixskd_mm '
-                                f'checkout, with its configs/)')
+    recipe = config_path(common.RECIPES[task])
     return recipe, Leaf(Config.fromfile(recipe).to_dict())
 
 

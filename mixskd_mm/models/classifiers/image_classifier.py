@@ -11,11 +11,24 @@ from mmengine.model import BaseModel
 from mixskd_mm.registry import MODELS
 
 from .. import memory_format
-from ..heads import LinearClsHead
 from ..losses import mixed_ce
 from ._mixing import cutmix, mixup, sample_pairs
 
 DEFAULT_PREPROCESSOR = dict(type='mixskd_mm.ClsDataPreprocessor')
+DEFAULT_HEAD = dict(type='LinearClsHead')
+
+
+def scoped(cfg: dict, **filled) -> dict:
+    """A copy of the registry config ``cfg`` with ``filled`` added and a bare ``type`` put in ``mixskd_mm``'s scope.
+
+    Example:
+        >>> scoped(dict(type='LinearClsHead'), num_classes=10)
+        {'type': 'mixskd_mm.LinearClsHead', 'num_classes': 10}
+    """
+    cfg = dict(copy.deepcopy(dict(cfg)), **filled)
+    if '.' not in cfg['type']:
+        cfg['type'] = 'mixskd_mm.' + cfg['type']
+    return cfg
 
 
 def predictions(scores: dict[str, torch.Tensor], labels: torch.Tensor | None) -> list[dict]:
@@ -45,6 +58,8 @@ class ImageClassifier(BaseModel):
         alpha: Beta(alpha, alpha) concentration of the mixing coefficient.
         data_preprocessor: defaults to ``ClsDataPreprocessor`` without normalisation.
         init_cfg: mmengine init config.
+        head: the classifier's config, built through ``MODELS`` with ``in_channels`` and ``num_classes`` filled in
+            (default ``dict(type='LinearClsHead')``: global average pooling and a linear layer).
         channels_last: ``True`` keeps the 4-d weights and runs the batches in ``torch.channels_last`` memory format
             (faster convolutions on GPUs with AMP, and on CPUs with oneDNN where the maps are large); the values are
             the same up to float rounding. The pretraining configs turn it on; ``False`` keeps PyTorch's contiguous
@@ -59,7 +74,7 @@ class ImageClassifier(BaseModel):
 
     def __init__(self, backbone: dict, num_classes: int, mix: str | None = None, alpha: float = 1.0,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None,
-                 channels_last: bool | str = False) -> None:
+                 channels_last: bool | str = False, head: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or copy.deepcopy(DEFAULT_PREPROCESSOR),
                          init_cfg=init_cfg)
         if mix not in (None, 'mixup', 'cutmix'):
@@ -71,7 +86,9 @@ class ImageClassifier(BaseModel):
         self.num_classes = num_classes
         self.mix = mix
         self.alpha = alpha
-        self.head = LinearClsHead(self.backbone.out_channels[-1], num_classes)
+        self.head_cfg = copy.deepcopy(head or DEFAULT_HEAD)
+        self.head = MODELS.build(scoped(self.head_cfg, in_channels=self.backbone.out_channels[-1],
+                                        num_classes=num_classes))
         self.channels_last = channels_last if channels_last == 'auto' else bool(channels_last)
         self.apply_memory_format()
 

@@ -9,11 +9,11 @@ from torch import nn
 
 from mixskd_mm.registry import MODELS
 
-from ..exits import build_exit
-from ..heads import LinearClsHead, SelfTeacher, global_pool
+from ..exits import exit_config
+from ..heads import global_pool
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
 from ._mixing import mixup, sample_pairs
-from .image_classifier import ImageClassifier, predictions
+from .image_classifier import ImageClassifier, predictions, scoped
 
 
 def _halves(tensors: Sequence[torch.Tensor], n: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -40,7 +40,8 @@ class MixSKD(ImageClassifier):
         backbone: backbone config; its last ``out_indices`` entry is the final stage.
         num_classes: number of classes.
         exit_type: ``'replicate'`` (paper: fresh copies of the later stages) or ``'conv'``
-            (cheap depthwise-separable blocks, :class:`ConvExit`).
+            (cheap depthwise-separable blocks, :class:`ConvExit`), or another registered exit
+            (:mod:`mixskd_mm.models.exits`); every exit is built through ``MODELS``.
         alpha: Beta(alpha, alpha) for lam (0.4 CIFAR, 0.2 ImageNet in the released code).
         ce_loss, mix_ce_loss, kd_loss, feat_loss, adv_loss: loss module configs. ``adv_loss``
             gets ``in_channels`` and ``num_exits`` filled in; its ``loss_weight=0`` builds no
@@ -55,6 +56,9 @@ class MixSKD(ImageClassifier):
         channels_last: ``True``: weights and batches in ``torch.channels_last`` memory format; ``'auto'``: each
             convolution in the format timed faster for its shape (see :class:`ImageClassifier`). The pretraining
             configs set ``True``.
+        head: the classifier of the backbone and of every auxiliary exit, as in :class:`ImageClassifier`.
+        self_teacher: the self-teacher's config, built through ``MODELS`` with ``in_channels``, ``num_exits`` and
+            ``num_classes`` filled in (default ``dict(type='SelfTeacher')``).
 
     Example:
         >>> m = MixSKD(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=10)
@@ -67,9 +71,10 @@ class MixSKD(ImageClassifier):
                  kd_loss: dict = dict(type='DistributionKDLoss', temperature=3.0),
                  feat_loss: dict = dict(type='FeatureMapL2Loss'), adv_loss: dict = dict(type='AdversarialFeatureLoss'),
                  exit_with_cp: CpMode = False, data_preprocessor: dict | None = None,
-                 init_cfg: dict | None = None, channels_last: bool | str = False) -> None:
+                 init_cfg: dict | None = None, channels_last: bool | str = False, head: dict | None = None,
+                 self_teacher: dict = dict(type='SelfTeacher')) -> None:
         super().__init__(backbone, num_classes, mix=None, alpha=alpha, data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg, channels_last=channels_last)
+                         init_cfg=init_cfg, channels_last=channels_last, head=head)
         stages = self.backbone.out_indices
         if len(stages) < 2:
             raise ValueError(f'MixSKD needs at least two backbone stages in out_indices, got {stages}')
@@ -77,22 +82,17 @@ class MixSKD(ImageClassifier):
         self.exit_type = exit_type
         self.exit_with_cp = check_cp_mode(exit_with_cp, 'exit_with_cp')
         self.num_exits = len(stages)
-        self.exits = nn.ModuleList(build_exit(exit_type, self.backbone, s) for s in stages[:-1])
-        self.exit_heads = nn.ModuleList(LinearClsHead(channels, num_classes) for _ in stages[:-1])
-        self.self_teacher = SelfTeacher(channels, self.num_exits, num_classes)
-        self.ce_loss = MODELS.build(self._scoped(ce_loss))
-        self.mix_ce_loss = MODELS.build(self._scoped(mix_ce_loss))
-        self.kd_loss = MODELS.build(self._scoped(kd_loss))
-        self.feat_loss = MODELS.build(self._scoped(feat_loss))
-        self.adv_loss = MODELS.build(self._scoped(dict(adv_loss, in_channels=channels, num_exits=self.num_exits)))
+        self.exits = nn.ModuleList(MODELS.build(exit_config(exit_type, self.backbone, s)) for s in stages[:-1])
+        self.exit_heads = nn.ModuleList(MODELS.build(scoped(self.head_cfg, in_channels=channels,
+                                                            num_classes=num_classes)) for _ in stages[:-1])
+        self.self_teacher = MODELS.build(scoped(self_teacher, in_channels=channels, num_exits=self.num_exits,
+                                                num_classes=num_classes))
+        self.ce_loss = MODELS.build(scoped(ce_loss))
+        self.mix_ce_loss = MODELS.build(scoped(mix_ce_loss))
+        self.kd_loss = MODELS.build(scoped(kd_loss))
+        self.feat_loss = MODELS.build(scoped(feat_loss))
+        self.adv_loss = MODELS.build(scoped(adv_loss, in_channels=channels, num_exits=self.num_exits))
         self.apply_memory_format()
-
-    @staticmethod
-    def _scoped(cfg: dict) -> dict:
-        cfg = copy.deepcopy(dict(cfg))
-        if '.' not in cfg['type']:
-            cfg['type'] = 'mixskd_mm.' + cfg['type']
-        return cfg
 
     def exit_features(self, inputs: torch.Tensor) -> list[torch.Tensor]:
         """Final feature maps F_1..F_K of all exits (the backbone's last).
@@ -163,7 +163,8 @@ class MixSKD(ImageClassifier):
         given this model's weights.
         """
         cfg = dict(self.backbone.arch_args(), type='mixskd_mm.TimmStageBackbone')
-        model = ImageClassifier(cfg, self.num_classes, data_preprocessor=copy.deepcopy(self.data_preprocessor))
+        model = ImageClassifier(cfg, self.num_classes, data_preprocessor=copy.deepcopy(self.data_preprocessor),
+                                head=self.head_cfg)
         model.backbone.load_state_dict(self.backbone.state_dict())
         model.head.load_state_dict(self.head.state_dict())
         return model.train(self.training)

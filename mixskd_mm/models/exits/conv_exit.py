@@ -53,3 +53,11 @@ class ConvExit(nn.Sequential):
         if not blocks:
             blocks.append(_separable_block(cin, out_channels, 1))
         super().__init__(*blocks)
+
+    @classmethod
+    def backbone_args(cls, backbone, stage: int) -> dict:
+        """The arguments of the exit after timm stage ``stage`` of a built ``TimmStageBackbone``: that stage's
+        channels, the final stage's channels and the ratio of their strides."""
+        final = backbone.out_indices[-1]
+        return dict(in_channels=backbone.stage_channels[stage], out_channels=backbone.stage_channels[final],
+                    stride_ratio=backbone.stage_strides[final] // backbone.stage_strides[stage])

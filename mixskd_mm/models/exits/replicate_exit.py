@@ -42,3 +42,8 @@ class ReplicateExit(nn.Sequential):
         units = OrderedDict((name.replace('.', '_'), fresh.get_submodule(name)) for name in fresh.units[first:last + 1])
         super().__init__(units)
         self.stage = stage
+
+    @classmethod
+    def backbone_args(cls, backbone: TimmStageBackbone, stage: int) -> dict:
+        """The arguments of the exit after timm stage ``stage`` of a built backbone: its ``arch_args()``."""
+        return dict(arch_args=backbone.arch_args(), stage=stage)

@@ -62,3 +62,44 @@ def test_replicated_exits_get_the_backbones_init_and_stem_options(init):
                 assert conv.weight.var().item() == pytest.approx(_conv_var(conv, init), rel=0.1)
     x = torch.randn(2, 3, 32, 32)
     assert {f.shape for f in model.exit_features(x)} == {torch.Size([2, 512, 4, 4])}
+
+
+def test_exits_and_heads_are_built_through_the_registry():
+    """A new exit type is its registered module alone; the configs' short names stand for the registered ones."""
+    from torch import nn
+
+    from mixskd_mm.models.exits import EXIT_TYPES, exit_config
+    from mixskd_mm.models.heads import LinearClsHead, SelfTeacher
+    from mixskd_mm.registry import MODELS
+
+    class PoolExit(nn.Module):  # test_resnet's final map: 96 channels at stride 32
+        def __init__(self, in_channels: int, factor: int) -> None:
+            super().__init__()
+            self.proj = nn.Conv2d(in_channels, 96, 1)
+            self.factor = factor
+
+        @classmethod
+        def backbone_args(cls, backbone, stage):
+            final = backbone.out_indices[-1]
+            return dict(in_channels=backbone.stage_channels[stage],
+                        factor=backbone.stage_strides[final] // backbone.stage_strides[stage])
+
+        def forward(self, x):
+            return self.proj(nn.functional.avg_pool2d(x, self.factor))
+
+    MODELS.register_module(name='TestPoolExit', module=PoolExit)
+    try:
+        model = MixSKD(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=5,
+                       exit_type='TestPoolExit')
+        assert [type(e) for e in model.exits] == [PoolExit] * 3 and [e.factor for e in model.exits] == [8, 4, 2]
+        assert sorted(model.loss(torch.randn(2, 3, 32, 32), torch.tensor([0, 1]))) == [
+            'loss_adv', 'loss_ce', 'loss_feat', 'loss_kd', 'loss_mix_ce', 'mix_lam']
+    finally:
+        MODELS._module_dict.pop('TestPoolExit')
+    assert EXIT_TYPES == {'replicate': 'ReplicateExit', 'conv': 'ConvExit'}
+    assert exit_config('conv', model.backbone, 1) == dict(type='mixskd_mm.ConvExit', in_channels=32, out_channels=96,
+                                                          stride_ratio=8)
+    assert {type(h) for h in model.exit_heads} == {type(model.head)} == {LinearClsHead}
+    assert isinstance(model.self_teacher, SelfTeacher)
+    with pytest.raises(ValueError, match="exit_type must be 'replicate', 'conv' or a registered exit"):
+        MixSKD(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=5, exit_type='pool')

@@ -1,7 +1,7 @@
 """Detection and segmentation scenes composed from held-out Fashion-MNIST objects pasted on real photos.
 
 The demo's transfer data. Objects are Fashion-MNIST (or MNIST-5k) training images that the pretraining subset
-does **not** contain: exactly the complement of :func:`~mixskd_mm.datasets._sampling.balanced_subset` with the
+does **not** contain: exactly the complement of :func:`~mixskd_mm.datasets.sampling.balanced_subset` with the
 pretraining ``num_per_class`` and ``seed``, the same call :class:`~mixskd_mm.datasets.FashionMNIST` makes. Each
 object is scaled, its mask is its own pixel intensity above a threshold, and it is pasted without overlap on a
 random crop of a CC0 photo or texture that ships with scikit-image (``skimage.data``). Its box is the extent of
@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mixskd_mm.datasets._sampling import balanced_subset
-
+from ..sampling import balanced_subset
 from .painting import BACKGROUNDS, compose_scenes, load_backgrounds
 from .writers import write_split
 

@@ -1,6 +1,6 @@
 """Writing composed scenes to disk: PNG images, PNG label maps and COCO instance annotations.
 
-Part of :mod:`mixskd_mm.compare.scenes` (the demo's transfer data). One split is written
+Part of :mod:`mixskd_mm.datasets.scenes` (the demo's transfer data). One split is written
 as::
 
     OUT/images/SPLIT/00000.png                RGB scenes

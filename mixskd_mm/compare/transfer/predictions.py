@@ -1,7 +1,8 @@
 """Predictions of the demo's fine-tuned detectors and segmentors on held-out composed scenes, beside the truth.
 
 Used by ``tools/demo.py`` after ``tools/compare.py`` has fine-tuned on the composed scenes (``--det-data`` /
-``--seg-data``); the models are loaded in this process from the configs and checkpoints the fine-tunes wrote.
+``--seg-data``; :mod:`mixskd_mm.datasets.scenes` writes them); the models are loaded in this process from the configs
+and checkpoints the fine-tunes wrote.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Painting the composed scenes: grey objects pasted without overlap on random crops of scikit-image photos.
 
-Part of :mod:`mixskd_mm.compare.scenes` (the demo's transfer data). Each object is
+Part of :mod:`mixskd_mm.datasets.scenes` (the demo's transfer data). Each object is
 scaled, its mask is its own pixel intensity above a threshold, and its box is the extent of its mask. Every random
 choice is drawn from the one generator passed in, so a seed gives the same scenes pixel for pixel.
 """

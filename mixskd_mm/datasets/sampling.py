@@ -1,4 +1,9 @@
-"""Seeded, class-balanced index selection used by the small real-data datasets."""
+"""Seeded, class-balanced index selection: the small real-data datasets' subsets and splits.
+
+Public: :class:`~mixskd_mm.datasets.FashionMNIST` picks its training subset with :func:`balanced_subset`, and the
+comparison's embedded data (``mixskd_mm.compare.sources``) and the demo's scenes (:mod:`mixskd_mm.datasets.scenes`)
+repeat that call to know which images the subset holds.
+"""
 
 import numpy as np
 

@@ -11,9 +11,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from mixskd_mm.compare import scenes as cs
 from mixskd_mm.datasets import FashionMNIST
-from mixskd_mm.datasets._sampling import balanced_subset
+from mixskd_mm.datasets import scenes as cs
+from mixskd_mm.datasets.sampling import balanced_subset
 
 NUM_PER_CLASS = 3  # the "pretraining subset" of the fake data below
 
