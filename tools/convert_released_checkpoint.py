@@ -5,7 +5,7 @@
         [--arch cifar-resnet18|imagenet-resnet50|auto] [--keep-classifier]
 
 The file is read weights-only; the output has timm key names and records the model, the stem variant and the
-source (file, epoch, accuracy). See mixskd_mm/weights/released.py for the layout.
+source (file, epoch, accuracy). See mixskd_mm/export/released.py for the layout.
 """
 import argparse
 import os.path as osp
@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mixskd_mm  # noqa: E402,F401
-from mixskd_mm.weights.released import ARCHS, convert_released, summary  # noqa: E402
+from mixskd_mm.export.released import ARCHS, convert_released, summary  # noqa: E402
 
 
 def main(argv=None):

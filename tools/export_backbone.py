@@ -17,12 +17,12 @@ from safetensors import safe_open
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mixskd_mm  # noqa: E402,F401
-from mixskd_mm.weights.export import BACKBONE_PREFIX, export_backbone, read_checkpoint  # noqa: E402
+from mixskd_mm.export.backbone_file import BACKBONE_PREFIX, export_backbone, read_checkpoint  # noqa: E402
 
 
 def export_folder(args) -> int:
     """Write the timm folder; returns the tensor count."""
-    from mixskd_mm.weights.timm_folder import write_timm_folder
+    from mixskd_mm.export.timm_folder import write_timm_folder
     state, meta = read_checkpoint(args.checkpoint)
     work_dir = args.work_dir or osp.dirname(osp.abspath(args.checkpoint))
     config = write_timm_folder(state, meta, args.out, work_dir=work_dir, prefix=args.prefix,
