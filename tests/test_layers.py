@@ -1,5 +1,6 @@
-"""The layers of docs/design.md, checked on the source: every import goes down or stays in its layer, never up, and no
-modules import each other round a loop, wherever the import statement stands (inside a function or an ``if`` too).
+"""The layers of the design (docs/design.md; README, Code map), checked on the source: every import goes down or stays
+in its layer, never up, and no modules import each other round a loop, wherever the import statement stands (inside a
+function or an ``if`` too).
 
 The layer table, top to bottom (a module may import its own layer and the layers beneath it):
 
@@ -198,7 +199,7 @@ def test_no_import_goes_up_a_layer():
     edges = import_edges()
     assert len(edges) > 100, 'the walk found too few imports: is ROOT right?'
     bad = upward_imports(edges)
-    assert not bad, 'imports from a lower layer to a higher one (docs/design.md, Layers):\n' + '\n'.join(bad)
+    assert not bad, 'imports from a lower layer to a higher one (README, Code map):\n' + '\n'.join(bad)
 
 
 def test_no_import_cycle_between_modules_or_packages():
