@@ -62,8 +62,8 @@ def resnet50_backbone_file(tmp_path_factory) -> str:
     """
     path = tmp_path_factory.getbasetemp() / 'transfer_resnet50_backbone.safetensors'
     if not path.exists():
+        from mixskd_mm.export.backbone_file import save_backbone
         from mixskd_mm.models.backbones import TimmStageBackbone
-        from mixskd_mm.weights.export import save_backbone
         torch.manual_seed(0)
         backbone = TimmStageBackbone('resnet50', out_indices=(1, 2, 3, 4))
         save_backbone(backbone.state_dict(), str(path), backbone.export_metadata())

@@ -5,7 +5,7 @@
         [--arch cifar-resnet18|imagenet-resnet50|auto] [--keep-classifier]
 
 The file is read weights-only; the output has timm key names and records the model, the stem variant and the
-source (file, epoch, accuracy). See mixskd_mm/weights/released.py for the layout. The code is
+source (file, epoch, accuracy). See mixskd_mm/export/released.py for the layout. The code is
 :mod:`mixskd_mm.cli.convert_released_checkpoint`, installed as the console script ``mixskd-convert-released`` too.
 """
 import os.path as osp

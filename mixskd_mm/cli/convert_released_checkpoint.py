@@ -2,7 +2,7 @@
 authors' Self-KD-Lib code) to our exported-backbone file.
 
 The file is read weights-only; the output has timm key names and records the model, the stem variant and the
-source (file, epoch, accuracy). See :mod:`mixskd_mm.weights.released` for the layout.
+source (file, epoch, accuracy). See :mod:`mixskd_mm.export.released` for the layout.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mixskd_mm.weights.released import ARCHS, Conversion, convert_released, summary
+from mixskd_mm.export.released import ARCHS, Conversion, convert_released, summary
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

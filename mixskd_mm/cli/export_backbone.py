@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from safetensors import safe_open
 
-from mixskd_mm.weights.export import BACKBONE_PREFIX, export_backbone, read_checkpoint
+from mixskd_mm.export.backbone_file import BACKBONE_PREFIX, export_backbone, read_checkpoint
 
 
 def export_folder(args: argparse.Namespace) -> int:
     """Write the timm folder; returns the tensor count."""
-    from mixskd_mm.weights.timm_folder import write_timm_folder
+    from mixskd_mm.export.timm_folder import write_timm_folder
     state, meta = read_checkpoint(args.checkpoint)
     work_dir = args.work_dir or osp.dirname(osp.abspath(args.checkpoint))
     config = write_timm_folder(state, meta, args.out, work_dir=work_dir, prefix=args.prefix,

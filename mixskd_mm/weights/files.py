@@ -15,17 +15,15 @@ from mmengine.logging import print_log
 from torch import nn
 
 from .file_checks import EXPECTED, WeightsFileError, check_weights_file, load_torch
+from .record import STEM_OPTIONS, BackboneRecord
+from .timm_sources import is_timm_source, resolve_timm_source
 
 StateDict = dict[str, torch.Tensor]
 
 #: prefixes tried, in order, when a file's keys do not match the module's keys as they are
 COMMON_PREFIXES = ('backbone.', 'module.backbone.', 'model.', 'module.', 'backbone.model.')
 
-#: backbone options a file's metadata records that change the function its tensors compute while every tensor
-#: (``stem_act``) or all but the stem conv (``cifar_stem``) keeps its shape; option -> its default, the value meant
-#: when one of our files does not record it
-STEM_OPTIONS = {'cifar_stem': False, 'stem_act': True}
-#: what each option means, for the refusal message
+#: what each stem option (:data:`~mixskd_mm.weights.record.STEM_OPTIONS`) means, for the refusal message
 STEM_HELP = {'cifar_stem': 'the 3x3 stride-1 stem without max-pool for 32x32 inputs',
              'stem_act': 'the activation after the stem BN; False is the released MixSKD CIFAR stem'}
 
@@ -76,8 +74,8 @@ def string_meta(meta: Mapping | None) -> dict[str, str]:
     """A checkpoint's ``meta`` as strings: strings as they are, other JSON-serialisable values as JSON, others dropped.
 
     The one form in which every export route (a checkpoint read by :func:`read_weights`, a live Runner in
-    ``ExportBackboneHook``) hands its run information to :func:`mixskd_mm.weights.export.export_metadata`, so the routes
-    write the same metadata for the same run. Tuples become JSON lists.
+    ``ExportBackboneHook``) hands its run information to :func:`mixskd_mm.export.backbone_file.export_metadata`, so
+    the routes write the same metadata for the same run. Tuples become JSON lists.
     """
     out = {}
     for key, value in (meta or {}).items():
@@ -172,35 +170,26 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str 
     return report
 
 
-def _recorded_flag(value: str | None, default: bool) -> bool | None:
-    """A boolean option as a file's metadata records it (JSON ``true`` / ``false``); ``default`` if absent."""
-    if value is None:
-        return default
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, bool) else None
-
-
 def check_stem_options(module: nn.Module, meta: Mapping[str, str], source: str) -> None:
     """Refuse a file whose recorded stem options (:data:`STEM_OPTIONS`) differ from ``module``'s.
 
     A backbone with another stem loads every tensor of such a file (``stem_act``) and computes a different
     function, silently; a ``cifar_stem`` difference would only show as a shape error on the stem conv. Files
     that record no ``model_name`` (not written by our export or converter) record no options and are not checked;
-    in ours, an absent option means its default.
+    in ours, an absent option means its default (:class:`~mixskd_mm.weights.record.BackboneRecord`), and one whose
+    value cannot be read is not checked.
 
     Args:
         module: the target backbone; options it has no boolean attribute for are not checked.
         meta: the file's metadata (:func:`read_weights`).
         source: the file, for the message.
     """
-    if not meta.get('model_name'):
+    record = BackboneRecord.from_metadata(meta)
+    if record is None:
         return
-    for option, default in STEM_OPTIONS.items():
-        own, recorded = getattr(module, option, None), _recorded_flag(meta.get(option), default)
-        if isinstance(own, bool) and recorded is not None and own != recorded:
+    for option in STEM_OPTIONS:
+        own, recorded = getattr(module, option, None), getattr(record, option)
+        if isinstance(own, bool) and option not in record.unreadable and own != recorded:
             raise RuntimeError(
                 f'{source} was exported from a backbone with {option}={recorded}, but this backbone has '
                 f'{option}={own} ({option}: {STEM_HELP[option]}). Its tensors would load and compute a different '
@@ -222,7 +211,6 @@ def load_weights_file(module: nn.Module, path: str, prefix: str | None = None,
         prefix: an explicit key prefix, see :func:`load_into`.
         expected_arch: the target's architecture name.
     """
-    from .timm_sources import is_timm_source, resolve_timm_source
     folder_meta: dict[str, str] = {}
     source = path
     if is_timm_source(path):

@@ -9,10 +9,10 @@ touches the network.
 """
 from __future__ import annotations
 
-import json
 import os
 
 from .file_checks import WeightsFileError
+from .record import timm_config_metadata
 
 SOURCES = ('local-dir:', 'hf-hub:')
 WEIGHTS_NAME = 'model.safetensors'
@@ -79,7 +79,7 @@ def resolve_timm_source(name: str, expected_arch: str | None = None) -> tuple[st
     Returns:
         ``(weights_path, metadata)``: the metadata holds ``model_name`` (the config's ``architecture``) and the stem
         options its ``model_args`` record, in the string form of our exported files' metadata, for
-        :func:`mixskd_mm.weights.files.check_stem_options`.
+        :func:`mixskd_mm.weights.files.check_stem_options` (:func:`~mixskd_mm.weights.record.timm_config_metadata`).
 
     Raises:
         FileNotFoundError: no folder, no config.json or no model.safetensors.
@@ -92,8 +92,4 @@ def resolve_timm_source(name: str, expected_arch: str | None = None) -> tuple[st
         raise ValueError(f'{name}: its config.json says architecture {arch!r}, but the backbone is '
                          f'{expected_arch!r}. Set model_name={arch!r} on TimmStageBackbone (in a config: '
                          f'model.backbone.model_name={arch!r}), or load a folder exported from {expected_arch!r}.')
-    meta = {'model_name': arch}
-    for option, value in (model_args or {}).items():
-        if option in ('cifar_stem', 'stem_act'):
-            meta[option] = json.dumps(value)
-    return weights, meta
+    return weights, timm_config_metadata(arch, model_args)

@@ -38,8 +38,8 @@ LOADERS = ['default_hooks.logger.interval=1', 'train_dataloader.batch_size=2'] +
 
 
 def _export(path, model_name='test_resnet', out_indices=(1, 2, 3, 4), **kwargs):
+    from mixskd_mm.export.backbone_file import save_backbone
     from mixskd_mm.models.backbones import TimmStageBackbone
-    from mixskd_mm.weights.export import save_backbone
     torch.manual_seed(0)
     backbone = TimmStageBackbone(model_name, out_indices=out_indices, **kwargs)
     save_backbone(backbone.state_dict(), str(path), backbone.export_metadata())

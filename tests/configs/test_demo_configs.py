@@ -33,8 +33,8 @@ def composed_root(tmp_path_factory, fake_fashion_mnist):
 @pytest.fixture(scope='module')
 def backbone_file(tmp_path_factory):
     """A randomly initialised test_resnet TimmStageBackbone, exported as tools/export_backbone.py does."""
+    from mixskd_mm.export.backbone_file import save_backbone
     from mixskd_mm.models.backbones import TimmStageBackbone
-    from mixskd_mm.weights.export import save_backbone
     torch.manual_seed(0)
     backbone = TimmStageBackbone('test_resnet', out_indices=(1, 2, 3, 4))
     path = str(tmp_path_factory.mktemp('backbone') / 'test_resnet.safetensors')

@@ -11,8 +11,8 @@ from _helpers import ROOT, loader_opts, run_tool
 from safetensors import safe_open
 
 import mixskd_mm  # noqa: F401  (weights-only loading of mmengine checkpoints)
+from mixskd_mm.export.backbone_file import save_backbone
 from mixskd_mm.models.backbones import TimmStageBackbone
-from mixskd_mm.weights.export import save_backbone
 from mixskd_mm.weights.files import load_weights_file
 
 CONFIG = 'configs/mixskd/ce_test-resnet_1xb64-10e_fashion-mnist.py'

@@ -35,7 +35,7 @@ def test_missing_file_names_the_path_and_the_export_tool(tmp_path):
 
 
 def _exported(tmp_path, name, **options):
-    from mixskd_mm.weights.export import save_backbone
+    from mixskd_mm.export.backbone_file import save_backbone
     backbone = TimmStageBackbone('resnet18', **options)
     return save_backbone(backbone.state_dict(), str(tmp_path / name), backbone.export_metadata())
 

@@ -4,10 +4,12 @@ anchor / RoI strides a CIFAR stem divides.
 """
 from __future__ import annotations
 
-import json
 import os.path as osp
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from mixskd_mm.weights.files import load_into, read_weights
+from mixskd_mm.weights.record import BackboneRecord
 
 from .leaf import Leaf
 
@@ -122,42 +124,40 @@ def metric_key(cfg: Mapping) -> str:
 
 # -- the backbone file ----------------------------------------------------------------------------------------------
 def read_backbone_file(path: str) -> dict[str, Any]:
-    """The metadata of an exported backbone file (:mod:`mixskd_mm.weights.export`), read with the project's own reader.
+    """What an exported backbone file (:mod:`mixskd_mm.export.backbone_file`) records, read with the project's own
+    reader: its :class:`~mixskd_mm.weights.record.BackboneRecord`, and its tensors.
 
     Args:
         path: A ``.safetensors`` (or ``.pth``) file written by ``tools/export_backbone.py``.
 
     Returns:
-        dict with ``path`` (absolute), ``model_name``, ``out_indices`` (a tuple, or ``None`` when not recorded),
-        ``cifar_stem`` (bool), ``stem_act`` (bool, ``False`` only when recorded so), ``in_chans`` (int or
-        ``None``), ``metadata`` (all string metadata) and ``state`` (the tensors).
+        dict with ``path`` (absolute), ``record`` (the :class:`~mixskd_mm.weights.record.BackboneRecord`), its
+        ``model_name``, ``out_indices`` (a tuple, or ``None`` when not recorded), ``cifar_stem``, ``stem_act`` and
+        ``in_chans`` (absent ones at their defaults), ``metadata`` (all string metadata) and ``state`` (the tensors).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file records no ``model_name``.
+        ValueError: the file records no ``model_name``, or an option it records cannot be read.
     """
-    from mixskd_mm.weights.files import read_weights
     path = osp.abspath(path)
     state, meta = read_weights(path)
-    if not meta.get('model_name'):
+    record = BackboneRecord.from_metadata(meta)
+    if record is None:
         raise ValueError(f'{path} records no model_name in its metadata, so the timm architecture to build is '
                          f'unknown. Export the backbone with `python tools/export_backbone.py CHECKPOINT '
                          f'OUT.safetensors` from a checkpoint of a TimmStageBackbone model.')
-
-    def parsed(key):
-        return json.loads(meta[key]) if meta.get(key) not in (None, '') else None
-
-    out_indices = parsed('out_indices')
-    return dict(path=path, model_name=meta['model_name'],
-                out_indices=tuple(int(i) for i in out_indices) if out_indices is not None else None,
-                cifar_stem=bool(parsed('cifar_stem')), stem_act=parsed('stem_act') is not False,
-                in_chans=parsed('in_chans'), metadata=dict(meta), state=state)
+    if record.unreadable:
+        raise ValueError(f'{path} records {", ".join(f"{k}={meta[k]!r}" for k in record.unreadable)} in its '
+                         f'metadata, which cannot be read as the option; re-export the backbone with '
+                         f'`python tools/export_backbone.py CHECKPOINT OUT.safetensors`.')
+    return dict(path=path, record=record, model_name=record.model_name, out_indices=record.out_indices,
+                cifar_stem=record.cifar_stem, stem_act=record.stem_act, in_chans=record.in_chans,
+                metadata=dict(meta), state=state)
 
 
 def checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: int | None = None):
     """Build the TimmStageBackbone the leaf describes and load the file into it (every tensor must match)."""
-    from mixskd_mm.models.backbones import TimmStageBackbone
-    from mixskd_mm.weights.files import load_into
+    from mixskd_mm.models.backbones import TimmStageBackbone  # timm loads only when a leaf is written
     kwargs = backbone_extras(info)
     backbone = TimmStageBackbone(info['model_name'], out_indices=tuple(out_indices), output_stride=output_stride,
                                  **kwargs)
@@ -167,15 +167,9 @@ def checked_backbone(info: Mapping, out_indices: Sequence[int], output_stride: i
 
 
 def backbone_extras(info: Mapping) -> dict[str, Any]:
-    """The TimmStageBackbone options the weights themselves need (a CIFAR stem, its activation, input channels)."""
-    extras: dict[str, Any] = {}
-    if info['cifar_stem']:
-        extras['cifar_stem'] = True
-    if info.get('stem_act', True) is False:
-        extras['stem_act'] = False
-    if info['in_chans'] not in (None, 3):
-        extras['in_chans'] = int(info['in_chans'])
-    return extras
+    """The TimmStageBackbone options the weights themselves need (a CIFAR stem, its activation, input channels):
+    :meth:`~mixskd_mm.weights.record.BackboneRecord.weight_options` of the file's record."""
+    return info['record'].weight_options()
 
 
 # -- a CIFAR stem: every feature map 4x finer -----------------------------------------------------------------------

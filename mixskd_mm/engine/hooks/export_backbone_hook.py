@@ -6,8 +6,8 @@ import os.path as osp
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mixskd_mm.export.backbone_file import export_metadata, runner_meta, save_backbone
 from mixskd_mm.registry import HOOKS
-from mixskd_mm.weights.export import export_metadata, runner_meta, save_backbone
 
 
 @HOOKS.register_module()
@@ -15,9 +15,9 @@ class ExportBackboneHook(Hook):
     """After training, save ``model.backbone`` to ``{work_dir}/{filename}`` with timm key names.
 
     The file is what ``tools/export_backbone.py`` writes from the final checkpoint, metadata included (both take
-    it from :func:`mixskd_mm.weights.export.export_metadata`): safetensors with the model name, ``out_indices`` and stem
-    options, ready for the mmdet / mmseg configs. With ``timm_dir`` the hook also writes the timm model folder
-    that ``tools/export_backbone.py CKPT OUT_DIR --format timm`` writes (:mod:`mixskd_mm.weights.timm_folder`).
+    it from :func:`mixskd_mm.export.backbone_file.export_metadata`): safetensors with the model name, ``out_indices``
+    and stem options, ready for the mmdet / mmseg configs. With ``timm_dir`` the hook also writes the timm model folder
+    that ``tools/export_backbone.py CKPT OUT_DIR --format timm`` writes (:mod:`mixskd_mm.export.timm_folder`).
 
     Args:
         filename: output name inside the work dir (``.safetensors`` or ``.pth``); ``None`` writes no file.
@@ -48,7 +48,7 @@ class ExportBackboneHook(Hook):
             save_backbone(state, out, export_metadata(meta))
             runner.logger.info(f'exported the backbone ({len(state)} tensors) to {out}')
         if self.timm_dir:
-            from mixskd_mm.weights.timm_folder import write_timm_folder
+            from mixskd_mm.export.timm_folder import write_timm_folder
             out = osp.join(folder, self.timm_dir)
             config = write_timm_folder(model.state_dict(), meta, out, work_dir=runner.work_dir,
                                        keep_classifier=self.keep_classifier)

@@ -12,9 +12,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mixskd_mm.registry import MODELS
 from mixskd_mm.weights.files import load_weights_file
+from mixskd_mm.weights.record import export_metadata_of
 
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
-from .arguments import export_metadata_of, timm_args
+from .arguments import timm_args
 from .init_schemes import apply_init, check_init
 from .stages import checked_indices, create_timm_model, stage_units
 from .stems import apply_cifar_stem, remove_stem_act
@@ -109,7 +110,8 @@ class TimmStageBackbone(BaseModule):
                     init=self.init, in_chans=self.in_chans, norm_cfg=dict(self.norm_cfg))
 
     def export_metadata(self) -> dict[str, str]:
-        """What an exported weight file records about this backbone (:func:`export_metadata_of` its arguments)."""
+        """What an exported weight file records about this backbone: the string metadata of its
+        :class:`~mixskd_mm.weights.record.BackboneRecord` (:func:`export_metadata_of` its arguments)."""
         return export_metadata_of(self.arch_args())
 
     # -- construction steps ---------------------------------------------------------------------

@@ -7,8 +7,8 @@ from mmengine.config import Config
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mixskd_mm.export.backbone_file import backbone_metadata, save_backbone
 from mixskd_mm.models.backbones import TimmStageBackbone
-from mixskd_mm.weights.export import backbone_metadata, save_backbone
 
 
 def last_bns(model: nn.Module):

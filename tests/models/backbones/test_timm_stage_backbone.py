@@ -197,11 +197,19 @@ def test_arch_args_rebuild_the_same_network(args):
 def test_export_metadata_is_one_description_for_the_module_and_its_config(args):
     from mmengine.config import Config
 
-    from mixskd_mm.models.backbones import export_metadata_of
-    from mixskd_mm.weights.export import backbone_metadata
+    from mixskd_mm.export.backbone_file import backbone_metadata
+    from mixskd_mm.weights.record import export_metadata_of
     meta = TimmStageBackbone(**args).export_metadata()
     cfg = Config(dict(model=dict(backbone=dict(args, type='mixskd_mm.TimmStageBackbone'))))
     assert meta == export_metadata_of(args) == backbone_metadata({'cfg': cfg.pretty_text})
     assert meta['model_name'] == args['model_name'] and json.loads(meta['cifar_stem']) is args.get('cifar_stem', False)
     for key, default in (('stem_act', True), ('output_stride', None), ('in_chans', 3)):
         assert (key in meta) == (args.get(key, default) != default)  # an option at its default is not recorded
+
+
+def test_own_arguments_are_the_constructor_signature():
+    """``timm_args`` hands timm every argument not in OWN_ARGUMENTS: the list must be the backbone's own."""
+    import inspect
+
+    from mixskd_mm.models.backbones import OWN_ARGUMENTS
+    assert OWN_ARGUMENTS == set(inspect.signature(TimmStageBackbone.__init__).parameters) | {'type'}

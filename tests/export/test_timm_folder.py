@@ -94,8 +94,8 @@ def test_no_classifier_exports_num_classes_0(tmp_path):
 @pytest.fixture
 def good_folder(tmp_path):
     """A test_resnet folder written in-process by the function the CLI calls (the CLI runs in the tests above)."""
-    from mixskd_mm.weights.export import read_checkpoint
-    from mixskd_mm.weights.timm_folder import write_timm_folder
+    from mixskd_mm.export.backbone_file import read_checkpoint
+    from mixskd_mm.export.timm_folder import write_timm_folder
     out = str(tmp_path / 'folder')
     write_timm_folder(*read_checkpoint(_checkpoint(tmp_path)[0]), out)
     return out

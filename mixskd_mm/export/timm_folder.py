@@ -20,10 +20,20 @@ from typing import Any
 import timm
 import torch
 
+from mixskd_mm.models.backbones import timm_args
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
-from mixskd_mm.weights.export import BACKBONE_PREFIX, backbone_tensors, export_metadata, run_config, save_backbone
-from mixskd_mm.weights.files import STEM_OPTIONS, StateDict
-from mixskd_mm.weights.model_card import model_card, run_metrics
+from mixskd_mm.weights.files import StateDict
+from mixskd_mm.weights.record import BackboneRecord
+
+from .backbone_file import (
+    BACKBONE_PREFIX,
+    backbone_record,
+    backbone_tensors,
+    export_metadata,
+    run_config,
+    save_backbone,
+)
+from .model_card import model_card, run_metrics
 
 #: the classifier of mixskd_mm's classifiers (``ImageClassifier`` / ``MixSKD``): ``head.fc``
 HEAD_PREFIX = 'head.fc.'
@@ -39,13 +49,7 @@ def _pretrained_cfg(model: torch.nn.Module) -> dict[str, Any]:
 def timm_model_args(backbone_cfg: Mapping) -> dict[str, Any]:
     """Non-default timm constructor arguments of a ``TimmStageBackbone`` config (``in_chans``, ``output_stride``...),
     as the backbone itself passes them (:func:`~mixskd_mm.models.backbones.timm_args`); tuples as JSON lists."""
-    from mixskd_mm.models.backbones import timm_args
     return {k: list(v) if isinstance(v, tuple) else v for k, v in timm_args(backbone_cfg).items()}
-
-
-def _stem_options(backbone_cfg: Mapping) -> dict[str, bool]:
-    """The stem options (:data:`~mixskd_mm.weights.files.STEM_OPTIONS`) the config sets to other than their default."""
-    return {k: backbone_cfg[k] for k, default in STEM_OPTIONS.items() if backbone_cfg.get(k, default) != default}
 
 
 def _key_reasons(ours: StateDict, timm_state: Mapping[str, torch.Tensor]) -> list[str]:
@@ -92,7 +96,7 @@ def timm_tensors(state: Mapping[str, torch.Tensor], backbone_cfg: Mapping, prefi
     if head is not None:
         classifier = _pretrained_cfg(model).get('classifier') or 'fc'
         tensors.update({f'{classifier}.{k}': v for k, v in head.items()})
-    reasons = [STEM_REASONS[k] for k in _stem_options(backbone_cfg)]
+    reasons = [STEM_REASONS[k] for k in BackboneRecord.from_args(backbone_cfg).stem_options()]
     reasons += _key_reasons(tensors, model.state_dict())
     return tensors, model, reasons
 
@@ -140,18 +144,21 @@ def folder_config(cfg, meta: Mapping[str, str], metadata: Mapping[str, str], mod
                   reasons: list[str]) -> dict[str, object]:
     """``config.json`` of the folder: timm's schema, plus a ``mixskd_mm`` section (the export ``metadata``, timm
     compatibility). ``cfg`` is the run's training config, ``meta`` its checkpoint ``meta`` in string form."""
-    bb = cfg.model.backbone
-    args = dict(timm_model_args(bb), **_stem_options(bb))
-    config: dict[str, object] = dict(architecture=bb['model_name'], num_classes=model.num_classes,
+    bb, record = cfg.model.backbone, backbone_record(cfg)
+    if record is None:
+        raise ValueError('the training config records no model.backbone.model_name, so the folder cannot name its '
+                         'architecture; export from a checkpoint written by tools/train.py')
+    args = dict(timm_model_args(bb), **record.stem_options())
+    config: dict[str, object] = dict(architecture=record.model_name, num_classes=model.num_classes,
                                      num_features=model.num_features, global_pool='avg')
     classes = json.loads(meta.get('dataset_meta', '{}')).get('classes')
     if model.num_classes and classes and len(classes) == model.num_classes:
         config['label_names'] = list(classes)
     if args:
         config['model_args'] = args
-    config['pretrained_cfg'] = pretrained_cfg(cfg, model, bb.get('in_chans', 3))
+    config['pretrained_cfg'] = pretrained_cfg(cfg, model, record.in_chans)
     load = ('TimmStageBackbone(model_name={!r}, pretrained="local-dir:PATH"{})'.format(
-        bb['model_name'], ''.join(f', {k}={v!r}' for k, v in _stem_options(bb).items())))
+        record.model_name, ''.join(f', {k}={v!r}' for k, v in record.stem_options().items())))
     config['mixskd_mm'] = dict(metadata, timm_compatible=not reasons, not_timm_compatible_because=reasons,
                                load_with=load)
     return config
@@ -174,7 +181,7 @@ def write_timm_folder(state: Mapping[str, torch.Tensor], meta: Mapping[str, str]
         the ``config.json`` written, as a dict.
     """
     cfg = run_config(meta)
-    if cfg is None or not cfg.get('model', {}).get('backbone', {}).get('model_name'):
+    if backbone_record(cfg) is None:
         raise ValueError('the checkpoint records no training config with model.backbone.model_name (meta["cfg"]); a '
                          'timm folder needs it. Export from a checkpoint written by tools/train.py, or export a '
                          'single file instead (OUT.safetensors).')

@@ -1,10 +1,10 @@
 """Checkpoint -> the backbone alone, with timm's own key names (safetensors, an mmengine ``.pth``, or a timm folder).
 
 One reader (:func:`read_checkpoint`, through :func:`mixskd_mm.weights.files.read_weights`) and one metadata writer
-(:func:`export_metadata`) serve ``tools/export_backbone.py`` and ``ExportBackboneHook`` (which hands it
-:func:`runner_meta`, the run information a Runner writes into its checkpoints), so both write the same metadata.
-A timm model folder (``config.json`` + ``model.safetensors`` + model card) is written by
-:mod:`mixskd_mm.weights.timm_folder`.
+(:func:`export_metadata`, the :class:`~mixskd_mm.weights.record.BackboneRecord` of the run's backbone config and the
+run it comes from) serve ``tools/export_backbone.py`` and ``ExportBackboneHook`` (which hands it :func:`runner_meta`,
+the run information a Runner writes into its checkpoints), so both write the same metadata. A timm model folder
+(``config.json`` + ``model.safetensors`` + model card) is written by :mod:`mixskd_mm.export.timm_folder`.
 
 The exported file loads into ``TimmStageBackbone(pretrained=FILE)``, into ``TimmStageBackbone``
 through ``init_cfg=dict(type='Pretrained', checkpoint=FILE)``, and into plain
@@ -20,6 +20,7 @@ import torch
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 from mixskd_mm.weights.files import StateDict, read_weights, string_meta
+from mixskd_mm.weights.record import BackboneRecord
 
 BACKBONE_PREFIX = 'backbone.'
 
@@ -49,15 +50,20 @@ def run_config(meta: Mapping | None):
         return None
 
 
-def backbone_metadata(meta: Mapping | None) -> dict[str, str]:
-    """What an exported file records about the backbone of the run whose checkpoint ``meta`` is given: the backbone
-    config's :func:`~mixskd_mm.models.backbones.export_metadata_of` (``model_name``, ``out_indices`` and the options
-    that differ from their defaults), the same a built backbone's ``export_metadata()`` gives. ``{}`` when the
-    checkpoint records no config with a ``model.backbone.model_name``."""
-    from mixskd_mm.models.backbones.arguments import export_metadata_of
-    cfg = run_config(meta)
+def backbone_record(cfg) -> BackboneRecord | None:
+    """The :class:`~mixskd_mm.weights.record.BackboneRecord` of a training config's ``model.backbone`` (``cfg`` as
+    :func:`run_config` gives it), or ``None`` when it has no ``model_name``."""
     backbone = cfg.get('model', {}).get('backbone', {}) if cfg is not None else {}
-    return export_metadata_of(backbone) if backbone.get('model_name') else {}
+    return BackboneRecord.from_args(backbone) if backbone.get('model_name') else None
+
+
+def backbone_metadata(meta: Mapping | None) -> dict[str, str]:
+    """What an exported file records about the backbone of the run whose checkpoint ``meta`` is given: the
+    :class:`~mixskd_mm.weights.record.BackboneRecord` of its backbone config as metadata (``model_name``,
+    ``out_indices`` and the options that differ from their defaults), the same a built backbone's
+    ``export_metadata()`` gives. ``{}`` when the checkpoint records no config with a ``model.backbone.model_name``."""
+    record = backbone_record(run_config(meta))
+    return record.to_metadata() if record is not None else {}
 
 
 def read_checkpoint(path: str) -> tuple[StateDict, dict[str, str]]:

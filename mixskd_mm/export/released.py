@@ -29,9 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from mixskd_mm.weights.export import save_backbone
+from mixskd_mm.models.backbones import TimmStageBackbone
 from mixskd_mm.weights.file_checks import WeightsFileError, check_weights_file
 from mixskd_mm.weights.files import StateDict
+from mixskd_mm.weights.record import BackboneRecord
+
+from .backbone_file import save_backbone
 
 if TYPE_CHECKING:  # models import weights: the backbone is imported where it is built
     from mixskd_mm.models.backbones import TimmStageBackbone
@@ -190,8 +193,7 @@ def released_net(ckpt: object, source: str) -> StateDict:
 
 
 def _target_backbone(arch: ReleasedArch) -> TimmStageBackbone:
-    """The ``TimmStageBackbone`` the converted file is meant for (its keys, shapes and metadata are the target)."""
-    from mixskd_mm.models.backbones import TimmStageBackbone
+    """The ``TimmStageBackbone`` the converted file is meant for (its keys and shapes are the target)."""
     return TimmStageBackbone(**arch.backbone_options)
 
 
@@ -293,7 +295,8 @@ def convert_released(src: str, out: str, arch: str = 'auto', keep_classifier: bo
     keep = list(target.state_dict()) + (list(CLASSIFIER_KEYS) if keep_classifier else [])
     tensors = {k: backbone[k] for k in keep}
     # model_name, out_indices, cifar_stem, and stem_act when false (the stem variant), as our export writes them
-    metadata = dict(target.export_metadata(), source=source_line(src, ckpt, model))
+    metadata = BackboneRecord.from_args(model.backbone_options).to_metadata()
+    metadata['source'] = source_line(src, ckpt, model)
     if keep_classifier:
         metadata['num_classes'] = str(backbone['fc.weight'].shape[0])
     save_backbone(tensors, out, metadata)
