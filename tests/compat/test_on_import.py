@@ -98,3 +98,10 @@ def test_mmdet_own_train_tool_resumes_our_config_through_the_registry_import(tmp
     assert 'mixskd_mm fixes to the stack: weights_only, atomic_writes applied' in out
     logs = sorted(glob.glob(os.path.join(work, '*', 'vis_data', 'scalars.json')))
     assert [r['iter'] for r in map(json.loads, open(logs[-1])) if 'loss' in r] == [3, 4]
+
+
+def test_our_train_tool_logs_the_fixes_once(tmp_path, fake_fashion_mnist):
+    proc = run_tool('tools/train.py', CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
+                    *_opts(fake_fashion_mnist, 1), env={compat.SWITCH: 'atomic_writes'})
+    line = 'mixskd_mm fixes to the stack: weights_only applied, atomic_writes off'
+    assert (proc.stdout + proc.stderr).count(line) == 1
