@@ -101,7 +101,8 @@ def batch(run: Run, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tor
     """The batch of a variant: ``ce-2b`` takes the 2B images a MixSKD step forwards (the batch repeated)."""
     if run.network == 'ce-2b':
         x, y = torch.cat([x, x]), torch.cat([y, y])
-    return x.contiguous(memory_format=torch.channels_last if run.channels_last is True else torch.contiguous_format), y
+    channels_last = run.model.channels_last is True  # the model's argument decides, as in ImageClassifier.forward
+    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format), y
 
 
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> None:

@@ -12,7 +12,8 @@ any pickle run code), this module allow-lists exactly the non-tensor objects tho
   buffer's statistics functions: a restricted stand-in is registered under the name
   ``builtins.getattr`` that resolves only those four names on ``HistoryBuffer`` and refuses the rest.
 
-:func:`apply` runs when ``mixskd_mm`` is imported.
+:func:`apply` runs when ``mixskd_mm`` is imported (unless ``MIXSKD_MM_NO_PATCHES`` says otherwise, see
+:mod:`mixskd_mm.compat`); it only adds to torch's allow-list, and :func:`undo` takes exactly those entries out again.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-_DONE = False
+#: the entries :func:`apply` added to torch's allow-list (empty while the fix is not applied)
+_ADDED: list = []
 #: the statistics functions HistoryBuffer ships with (its ``statistics_methods`` dict holds them)
 _HISTORY_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
 
@@ -53,8 +55,26 @@ def mmengine_checkpoint_globals() -> list:
 
 def apply() -> None:
     """Register :func:`mmengine_checkpoint_globals` with torch's weights-only unpickler (idempotent)."""
-    global _DONE
-    if _DONE or not hasattr(torch.serialization, 'add_safe_globals'):
+    if _ADDED or not hasattr(torch.serialization, 'add_safe_globals'):
         return
-    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
-    _DONE = True
+    safe = mmengine_checkpoint_globals()
+    torch.serialization.add_safe_globals(safe)
+    _ADDED.extend(safe)
+
+
+def undo() -> None:
+    """Take the entries :func:`apply` added out of torch's allow-list; other entries stay (nothing if not applied).
+
+    An entry someone else added too goes with ours: torch keeps one list without owners.
+    """
+    if not _ADDED:
+        return
+    kept = [g for g in torch.serialization.get_safe_globals() if g not in _ADDED]
+    torch.serialization.clear_safe_globals()
+    torch.serialization.add_safe_globals(kept)
+    _ADDED.clear()
+
+
+def is_applied() -> bool:
+    """Whether torch's weights-only loader holds this module's allow-list now."""
+    return bool(_ADDED)

@@ -39,13 +39,17 @@ def parse_cli(parser, argv=None):
 
 def build_runner(cfg: Config):
     """MMEngine's Runner, or the config's own ``runner_type``; on a machine without CUDA a ``pytorch`` launch
-    (torchrun) first gets a CPU process group (see :func:`mixskd_mm.compat.cpu_distributed.prepare_cpu_distributed`)."""
+    (torchrun) first gets a CPU process group (see :func:`mixskd_mm.compat.cpu_distributed.prepare_cpu_distributed`).
+    The run's log says which fixes to the stack ``import mixskd_mm`` applied (:func:`mixskd_mm.compat.log_applied`)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    from mixskd_mm.compat import log_applied
     from mixskd_mm.compat.cpu_distributed import prepare_cpu_distributed
     prepare_cpu_distributed(cfg)
-    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    log_applied(runner.logger)
+    return runner
 
 
 def finish_distributed() -> None:

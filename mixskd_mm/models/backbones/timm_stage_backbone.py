@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mixskd_mm.compat import log_applied
 from mixskd_mm.registry import MODELS
 from mixskd_mm.weights.files import load_weights_file
 from mixskd_mm.weights.record import export_metadata_of
@@ -94,6 +95,7 @@ class TimmStageBackbone(BaseModule):
         self._freeze_stages()
         print_log(f'TimmStageBackbone({model_name}): out_indices={list(self.out_indices)} '
                   f'out_channels={self.out_channels} strides={self.strides}', logger='current')
+        log_applied()  # once per process: which fixes to the stack the import applied (mmdet/mmseg's tools too)
         if isinstance(pretrained, str):
             self._load_pretrained_file(pretrained, init_cfg)
 

@@ -65,6 +65,9 @@ class ImageClassifier(BaseModel):
             the same up to float rounding. The pretraining configs turn it on; ``False`` keeps PyTorch's contiguous
             format. ``'auto'`` runs each convolution in the format measured faster for its shape on this machine
             (:mod:`mixskd_mm.models.memory_format`; choices are timed per process, so runs agree to rounding).
+            This argument alone decides the memory layout of weights and batches (README, Performance): the configs
+            and ``tools/compare.py --channels-last`` set it, and a data preprocessor with its own
+            ``channels_last=True`` is refused.
 
     Example:
         >>> m = ImageClassifier(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=10)
@@ -82,6 +85,10 @@ class ImageClassifier(BaseModel):
         if channels_last not in (True, False, 'auto'):
             raise ValueError(f"channels_last must be True, False or 'auto' (each convolution in the format timed "
                              f'faster for its shape), got {channels_last!r}')
+        if getattr(self.data_preprocessor, 'channels_last', False):
+            raise ValueError(f'data_preprocessor.channels_last=True: the memory layout is decided by the model alone; '
+                             f'remove it from the data preprocessor and set model.channels_last=True (now '
+                             f"{channels_last!r}; False and 'auto' are the other choices)")
         self.backbone = MODELS.build(backbone)
         self.num_classes = num_classes
         self.mix = mix

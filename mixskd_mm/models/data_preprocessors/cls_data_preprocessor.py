@@ -27,7 +27,9 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
         std: Per-channel standard deviation on the 0-255 scale (given together with ``mean``).
         to_rgb: Reverse the channel order (BGR <-> RGB) before normalising; needs 3-channel images. Datasets here
             already yield RGB, so leave it ``False`` for them.
-        channels_last: Return the batch in ``torch.channels_last`` memory format (faster convolutions with AMP).
+        channels_last: Return the batch in ``torch.channels_last`` memory format, for the preprocessor used on its
+            own. Inside mixskd_mm's ``ImageClassifier`` and ``MixSKD`` the model's ``channels_last`` decides the
+            layout (weights and batches together) and refuses a preprocessor that sets this.
         non_blocking: Copy to the device asynchronously (useful with ``pin_memory=True``).
 
     Example:

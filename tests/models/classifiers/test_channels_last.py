@@ -57,3 +57,20 @@ def test_layout_survives_init_weights_and_keeps_the_parameters_an_optimiser_hold
                          ids=os.path.basename)
 def test_pretraining_configs_default_to_channels_last(config):
     assert Config.fromfile(config).model.channels_last is True
+
+
+@pytest.mark.parametrize('config', sorted(glob.glob(os.path.join(ROOT, 'configs', 'mixskd', '*.py'))),
+                         ids=os.path.basename)
+def test_the_model_argument_is_the_one_layout_switch_of_every_config(config):
+    assert 'channels_last' not in (Config.fromfile(config).model.get('data_preprocessor') or {})
+
+
+@pytest.mark.parametrize('model_cls,channels_last', [(ImageClassifier, False), (ImageClassifier, True),
+                                                     (MixSKD, 'auto')])
+def test_a_data_preprocessor_with_its_own_layout_is_refused(model_cls, channels_last):
+    pre = dict(type='mixskd_mm.ClsDataPreprocessor', channels_last=True)
+    with pytest.raises(ValueError, match='decided by the model alone.*set model.channels_last=True'):
+        model_cls(TINY, num_classes=3, data_preprocessor=pre, channels_last=channels_last)
+    model = model_cls(TINY, num_classes=3, data_preprocessor=dict(pre, channels_last=False),
+                      channels_last=channels_last)
+    assert model.channels_last == channels_last
