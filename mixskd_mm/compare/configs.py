@@ -137,7 +137,7 @@ def method_config(method: str, data: dict, data_dir: str, settings: dict) -> Con
         settings: ``model``, ``img_size``, ``epochs``, ``batch``, ``lr``, ``workers``, optionally ``channels_last``.
 
     Returns:
-        The config, seed 0 and work dir ``''`` (score files in the current folder).
+        The config: the bases' seed, no ``work_dir``, score files without a folder.
     """
     num_classes, epochs, batch = len(data['classes']), settings['epochs'], settings['batch']
     iters = -(-data['splits']['train']['images'] // batch)
