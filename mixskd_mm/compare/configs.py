@@ -10,8 +10,10 @@ Every run gets the same data, pipeline, schedule and seed list; only ``model`` d
 ``mixskd-conv``           the same with the cheap depthwise-separable ``conv`` exits
 ========================  ====================================================================================
 
-The written file is complete (no ``_base_``), so it stays readable and runnable on its own:
-``python tools/train.py OUT/configs/NAME.py --work-dir OUT/runs/NAME``.
+Every config starts from our bases in ``configs/_base_/`` (:data:`BASES`, found by
+:func:`~mixskd_mm.utils.locations.config_path`), so a change to our runtime reaches the recipes and the comparisons
+alike; :func:`method_config` sets only what a comparison decides. The written file is complete (no ``_base_``), so
+it stays readable and runnable on its own: ``python tools/train.py OUT/configs/NAME.py --work-dir OUT/runs/NAME``.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from collections.abc import Sequence
 
 from mmengine.config import Config
 
+from mixskd_mm.utils.locations import config_path
+
 METHODS = ('ce', 'mixup', 'cutmix', 'mixskd', 'mixskd-conv')
 DEFAULT_METHODS = ('ce', 'mixup', 'cutmix', 'mixskd')
 LABELS = {'ce': 'CE', 'mixup': 'Mixup', 'cutmix': 'CutMix', 'mixskd': 'MixSKD', 'mixskd-conv': 'MixSKD (conv exits)'}
@@ -28,6 +32,9 @@ MIXSKD_METHODS = ('mixskd', 'mixskd-conv')
 #: ``--channels-last`` values: contiguous tensors, channels-last everywhere, or the layout timed faster per convolution
 LAYOUTS = ('off', 'on', 'auto')
 CHEAP_BASELINES = ('mixup', 'cutmix')
+#: what every generated config starts from (``configs/_base_/``): our runtime, and the CPU schedule (SGD, a warm-up
+#: epoch, cosine decay) that :func:`method_config` stretches to the comparison's epochs and learning rate
+BASES = ('_base_/default_runtime.py', '_base_/schedules/cpu_sgd_cosine_10e.py')
 
 
 def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[float],
@@ -100,63 +107,87 @@ def _evaluator(topk: int, scores_file: str) -> list[dict]:
     return [dict(type='MultiExitAccuracy', topk=(1, topk)), dict(type='ClassificationScores', out_file=scores_file)]
 
 
-def run_config(method: str, seed: int, work_dir: str, data: dict, data_dir: str, settings: dict,
-               overrides: dict | None = None) -> Config:
-    """The complete config of one pretraining run.
+def base_config() -> Config:
+    """Our bases (:data:`BASES`), loaded as mmengine loads a leaf whose ``_base_`` lists them: where every run starts.
+
+    Returns:
+        The merged config (it holds no ``_base_``).
+    """
+    return Config.fromstring(f'_base_ = {[config_path(base) for base in BASES]!r}\n', '.py')
+
+
+def _schedule(bases: Sequence[dict], epochs: int) -> list[dict]:
+    """The base's warm-up and cosine decay stretched to ``epochs`` (no warm-up for a single epoch)."""
+    warmup, decay = (copy.deepcopy(dict(scheduler)) for scheduler in bases)
+    if epochs <= warmup['end']:
+        return [dict(decay, begin=0, end=epochs, T_max=epochs)]
+    return [warmup, dict(decay, begin=warmup['end'], end=epochs, T_max=epochs - warmup['end'])]
+
+
+def method_config(method: str, data: dict, data_dir: str, settings: dict) -> Config:
+    """The complete config of a method's runs, before a run's seed and work directory (:func:`run_config`).
+
+    It is our bases (:func:`base_config`) with the comparison's data, model, schedule length and learning rate, and
+    the few runtime settings a comparison needs (each says why); the rest of the runtime is the bases'.
 
     Args:
         method: One of :data:`METHODS`.
-        seed: ``randomness.seed`` of the run.
-        work_dir: The run's work directory (checkpoints, logs, ``backbone.safetensors``, score files).
         data: The summary :func:`~mixskd_mm.compare.data.prepare_data` returned.
         data_dir: The folder with ``classes.txt`` and the split lists.
-        settings: ``model``, ``img_size``, ``epochs``, ``batch``, ``lr``, ``workers``.
-        overrides: ``{dotted.key: value}`` of a sweep setting, applied last.
+        settings: ``model``, ``img_size``, ``epochs``, ``batch``, ``lr``, ``workers``, optionally ``channels_last``.
 
     Returns:
-        The config (``Config.dump`` writes it).
+        The config: the bases' seed, no ``work_dir``, score files without a folder.
     """
     num_classes, epochs, batch = len(data['classes']), settings['epochs'], settings['batch']
     iters = -(-data['splits']['train']['images'] // batch)
-    pipe = pipelines(settings['img_size'])
-    topk = min(5, num_classes)
-    warmup = 1 if epochs > 1 else 0
-    schedule = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=warmup,
-                     convert_to_iter_based=True)] if warmup else []
-    schedule.append(dict(type='CosineAnnealingLR', T_max=epochs - warmup, by_epoch=True, begin=warmup, end=epochs,
-                         convert_to_iter_based=True))
-    cfg = dict(
-        default_scope='mixskd_mm',
+    pipe, topk, workers = pipelines(settings['img_size']), min(5, num_classes), settings['workers']
+    cfg = base_config()
+    cfg.merge_from_dict(dict(
         model=model_config(method, settings['model'], num_classes, data['mean'], data['std'],
                            settings.get('channels_last', 'off')),
-        train_dataloader=_loader(data_dir, 'train', pipe['train'], batch, settings['workers'], True),
-        val_dataloader=_loader(data_dir, 'val', pipe['test'], max(batch, 64), settings['workers'], False),
-        val_evaluator=_evaluator(topk, osp.join(work_dir, 'val_scores.npz')),
-        optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=settings['lr'], momentum=0.9,
-                                                               nesterov=True, weight_decay=5e-4)),
-        param_scheduler=schedule,
-        train_cfg=dict(by_epoch=True, max_epochs=epochs, val_interval=1),
-        val_cfg=dict(),
+        train_dataloader=_loader(data_dir, 'train', pipe['train'], batch, workers, True),
+        val_dataloader=_loader(data_dir, 'val', pipe['test'], max(batch, 64), workers, False),
+        val_evaluator=_evaluator(topk, 'val_scores.npz'),
+        optim_wrapper=dict(optimizer=dict(lr=settings['lr'])),
+        param_scheduler=_schedule(cfg.param_scheduler, epochs),
+        # validation every epoch: each one draws a loader seed from torch's RNG, so its frequency is part of the
+        # training's random stream (and the last epoch's val_scores.npz are what the comparison chooses on)
+        train_cfg=dict(max_epochs=epochs, val_interval=1),
         default_hooks=dict(
-            timer=dict(type='IterTimerHook'),
-            logger=dict(type='LoggerHook', interval=max(1, min(20, iters)), ignore_last=False),
-            param_scheduler=dict(type='ParamSchedulerHook'),
-            checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
-            sampler_seed=dict(type='DistSamplerSeedHook')),
-        custom_hooks=[dict(type='ExportBackboneHook')],
-        env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-                     dist_cfg=dict(backend='nccl')),
-        vis_backends=[dict(type='LocalVisBackend')],
-        visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]),
-        log_processor=dict(type='LogProcessor', window_size=10, by_epoch=True),
-        log_level='INFO', load_from=None, resume=False,
-        randomness=dict(seed=seed, deterministic=False),
-        work_dir=work_dir,
-    )
+            # the report's images/s is the median of the logged timing windows: log each epoch's last iterations
+            # too, and at least once an epoch, however few iterations a small data set gives
+            logger=dict(interval=max(1, min(20, iters)), ignore_last=False),
+            # a killed run resumes from its last epoch and tools/test.py reads the final epoch_N.pth: keep only that
+            # (no best-on-val copy: the comparison scores the last epoch, the copy would be unused disk and time)
+            checkpoint=dict(_delete_=True, type='CheckpointHook', interval=1, max_keep_ckpts=1)),
+    ))
     if data['has_test']:
-        cfg.update(test_dataloader=_loader(data_dir, 'test', pipe['test'], max(batch, 64), settings['workers'], False),
-                   test_evaluator=_evaluator(topk, osp.join(work_dir, 'test_scores.npz')), test_cfg=dict())
-    config = Config(copy.deepcopy(cfg))
+        test_loader = _loader(data_dir, 'test', pipe['test'], max(batch, 64), workers, False)
+        cfg.merge_from_dict(dict(test_dataloader=test_loader, test_evaluator=_evaluator(topk, 'test_scores.npz')))
+    else:  # the Runner takes test_cfg only with a test loader and evaluator
+        cfg.pop('test_cfg')
+    return cfg
+
+
+def run_config(config: Config, seed: int, work_dir: str, overrides: dict | None = None) -> Config:
+    """The complete config of one pretraining run: a copy of its method's config (:func:`method_config`).
+
+    Args:
+        config: The method's config (left unchanged).
+        seed: ``randomness.seed`` of the run.
+        work_dir: The run's work directory (checkpoints, logs, ``backbone.safetensors``, score files).
+        overrides: ``{dotted.key: value}`` of a sweep setting, applied last.
+
+    Returns:
+        The config (its ``pretty_text`` is a complete file, no ``_base_``).
+    """
+    config = copy.deepcopy(config)
+    config.merge_from_dict(dict(randomness=dict(seed=seed), work_dir=work_dir))
+    for split in ('val', 'test'):
+        for metric in config.get(f'{split}_evaluator', []):
+            if metric['type'] == 'ClassificationScores':
+                metric['out_file'] = osp.join(work_dir, f'{split}_scores.npz')
     if overrides:
         config.merge_from_dict(copy.deepcopy(overrides))
     return config

@@ -28,7 +28,7 @@ import numpy as np
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
-from .configs import has_key, run_config
+from .configs import has_key, method_config, run_config
 
 
 class SettingsChanged(RuntimeError):
@@ -173,6 +173,9 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], swe
                      settings: dict) -> list[PretrainRun]:
     """Write each run's config (once) and return the runs, the longest methods first.
 
+    Each method's config is built once (:func:`~mixskd_mm.compare.configs.method_config`); a run's is a copy with its
+    seed, work directory and sweep setting, written unless the file exists (a rerun keeps what its runs trained).
+
     A sweep setting applies to a method when its config holds every swept key; a method it does not apply to runs
     once per seed, with its own defaults.
 
@@ -191,16 +194,15 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], swe
     runs = []
     data_dir = osp.join(out, 'data')
     for method in methods:
-        base = run_config(method, 0, '', data, data_dir, settings)
-        points = [s for s in sweep if s and all(has_key(base, key) for key in s)] or [{}]
+        config = method_config(method, data, data_dir, settings)
+        points = [s for s in sweep if s and all(has_key(config, key) for key in s)] or [{}]
         for setting, seed in itertools.product(points, seeds):
             tag = setting_tag(setting)
             work_dir = osp.join(out, 'runs', f'{method}{"_" + tag if tag else ""}_seed{seed}')
             run = PretrainRun(method, seed, setting, work_dir, settings['epochs'], data['has_test'],
                               amp=bool(settings.get('amp')))
-            text = run_config(method, seed, work_dir, data, data_dir, settings, setting).pretty_text
             if not osp.isfile(run.config):
-                atomic_write_bytes(text.encode(), run.config)
+                atomic_write_bytes(run_config(config, seed, work_dir, setting).pretty_text.encode(), run.config)
             runs.append(run)
     return runs
 
