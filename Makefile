@@ -28,7 +28,7 @@ ISA_ENV = $(if $(TEST_ISA),$(or $(ISA_ENV_$(TEST_ISA)),$(error TEST_ISA=$(TEST_I
 test: setup
 	$(ISA_ENV) $(PY) -m pytest -q -n $(TEST_JOBS) $(PYTEST_ARGS) tests
 
-# The suite as each CPU and thread count of ours would run it, one mode after the other (4 runs, about 45 minutes on
+# The suite as each CPU and thread count of ours would run it, one mode after the other (4 runs, about an hour on
 # 2 cores): JOBS:ISA = two workers of one thread and one worker of two threads, with this CPU's kernels and with the
 # kernel families of another (AVX2 on a CPU with AVX-512, AVX on one without).
 OTHER_ISA := $(if $(HAS_AVX512),avx2,avx)
