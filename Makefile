@@ -34,10 +34,12 @@ test: setup
 OTHER_ISA := $(if $(HAS_AVX512),avx2,avx)
 TEST_MODES ?= 2: 1: 2:$(OTHER_ISA) 1:$(OTHER_ISA)
 test-modes: setup
-	@for mode in $(TEST_MODES); do jobs=$${mode%%:*}; isa=$${mode#*:}; \
+	@failed=""; for mode in $(TEST_MODES); do jobs=$${mode%%:*}; isa=$${mode#*:}; \
 	  echo "[test-modes] TEST_JOBS=$$jobs TEST_ISA=$$isa"; \
-	  $(MAKE) --no-print-directory test TEST_JOBS=$$jobs TEST_ISA=$$isa || exit 1; \
-	done
+	  $(MAKE) --no-print-directory test TEST_JOBS=$$jobs TEST_ISA=$$isa || failed="$$failed $$mode"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "[test-modes] failed in mode(s) JOBS:ISA$$failed"; exit 1; fi; \
+	echo "[test-modes] every mode passed: $(TEST_MODES)"
 
 # ruff's rules and mypy's strictness: pyproject.toml
 lint: setup
