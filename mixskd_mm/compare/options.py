@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import os.path as osp
+
+from mixskd_mm.utils.folders import folder_problem
 
 from .sources import EMBEDDED
 
@@ -97,13 +98,11 @@ def _paths(args: argparse.Namespace) -> None:
         if path is not None and not osp.isdir(path):
             what = 'a file' if osp.exists(path) else 'no such folder'
             _refuse('--' + option.replace('_', '-'), repr(path), f'{expected}; {what}')
-    existing = osp.abspath(args.out)
-    while not osp.exists(existing):
-        existing = osp.dirname(existing)
-    if not osp.isdir(existing):
-        _refuse('--out', repr(args.out), f'a folder (created if missing) for the comparison; {existing!r} is a file')
-    if not os.access(existing, os.W_OK | os.X_OK):
-        _refuse('--out', repr(args.out), f'a folder you can write to; {existing!r} is not writable')
+    problem = folder_problem(args.out)
+    if problem and problem[1] == 'file':
+        _refuse('--out', repr(args.out), f'a folder (created if missing) for the comparison; {problem[0]!r} is a file')
+    if problem:
+        _refuse('--out', repr(args.out), f'a folder you can write to; {problem[0]!r} is not writable')
 
 
 def _model(name: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from mmengine.config import Config, DictAction
 
+from mixskd_mm.utils.folders import folder_problem
 from mixskd_mm.weights.file_checks import check_weights_file
 from mixskd_mm.weights.timm_sources import is_timm_source
 
@@ -103,15 +104,15 @@ def check_work_dir(path: str) -> None:
     Raises:
         PathError: with the path and what to do.
     """
-    existing = osp.abspath(path)
-    while not osp.exists(existing):
-        existing = osp.dirname(existing)
-    if not osp.isdir(existing):
+    problem = folder_problem(path)
+    if problem is None:
+        return
+    existing, kind = problem
+    if kind == 'file':
         raise PathError(f'work dir {path!r}: {existing!r} is a file; expected a folder (created if missing) for the '
                         f'logs and checkpoints. Pass another --work-dir')
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PathError(f'work dir {path!r}: {existing!r} is not writable; expected a folder you can write the logs '
-                        f'and checkpoints to. Pass another --work-dir')
+    raise PathError(f'work dir {path!r}: {existing!r} is not writable; expected a folder you can write the logs '
+                    f'and checkpoints to. Pass another --work-dir')
 
 
 def check_checkpoint(path: str | None, what: str) -> None:
