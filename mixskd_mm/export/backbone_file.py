@@ -13,6 +13,7 @@ through ``init_cfg=dict(type='Pretrained', checkpoint=FILE)``, and into plain
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Mapping
 
@@ -97,14 +98,59 @@ def runner_meta(runner) -> dict[str, str]:
 def export_metadata(meta: Mapping[str, str]) -> dict[str, str]:
     """The metadata of an exported backbone, from a run's checkpoint ``meta`` (string form): the one writer.
 
-    Backbone options (:func:`backbone_metadata`) and ``source``, the run and its position
-    (``'<experiment_name> epoch <e> iter <i>'``).
+    Backbone options (:func:`backbone_metadata`), ``source``, the run and its position
+    (``'<experiment_name> epoch <e> iter <i>'``), and ``pretrained_cfg``: the inputs the backbone was trained on
+    (:func:`input_cfg`, JSON), so that a fine-tune starting from the file normalises as its training did
+    (:mod:`mixskd_mm.weights.starts`).
     """
     out = backbone_metadata(meta)
     run = meta.get('experiment_name')
     if run:
         out['source'] = f"{run} epoch {meta.get('epoch', '?')} iter {meta.get('iter', '?')}"
+    cfg = run_config(meta)
+    record = backbone_record(cfg)
+    if record is not None:
+        out['pretrained_cfg'] = json.dumps(input_cfg(cfg, record.in_chans))
     return out
+
+
+def pipeline_sizes(cfg) -> dict[str, object]:
+    """Input size, crop fraction and interpolation of a training config's data pipelines (timm's terms)."""
+    def steps(split: str) -> dict[str, Mapping]:
+        pipeline = ((cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}).get('pipeline') or []
+        return {str(t.get('type')): t for t in pipeline if isinstance(t, Mapping)}
+
+    def side(value) -> int | None:
+        value = value[0] if isinstance(value, (list, tuple)) else value
+        return int(value) if isinstance(value, (int, float)) else None
+
+    val, train = steps('val'), steps('train')
+    out: dict[str, object] = {}
+    for found in (val.get('CenterCrop'), train.get('RandomResizedCrop'), train.get('RandomCrop')):
+        if found and side(found.get('size')):
+            out['size'] = side(found['size'])
+            break
+    resize, crop = side(val.get('Resize', {}).get('size')), side(val.get('CenterCrop', {}).get('size'))
+    out['crop_pct'] = round(crop / resize, 4) if resize and crop else 1.0
+    interpolation = (val.get('Resize') or train.get('RandomResizedCrop') or {}).get('interpolation', 'bilinear')
+    out['interpolation'] = str(getattr(interpolation, 'value', interpolation)).lower()
+    return out
+
+
+def input_cfg(cfg, in_chans: int) -> dict[str, object]:
+    """What a training config fed its network, in timm's ``pretrained_cfg`` terms: ``mean`` and ``std`` on the 0-1
+    scale (no normalisation: the network saw 0-255 values, i.e. mean 0 and std 1/255), ``input_size`` (``None``
+    where the pipelines name no size), ``interpolation`` and ``crop_pct``."""
+    pre = (cfg.get('model') or {}).get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    mean, std = pre.get('mean'), pre.get('std')
+    if mean is None or std is None:
+        mean, std = [0.0] * in_chans, [1 / 255] * in_chans
+    else:
+        mean, std = [round(m / 255, 6) for m in mean], [round(s / 255, 6) for s in std]
+    sizes = pipeline_sizes(cfg)
+    size = sizes.get('size')
+    return dict(input_size=[in_chans, size, size] if size else None, interpolation=sizes['interpolation'],
+                crop_pct=sizes['crop_pct'], mean=mean, std=std)
 
 
 def save_backbone(tensors: Mapping[str, torch.Tensor], out: str, metadata: dict[str, str] | None = None,

@@ -30,6 +30,7 @@ from .backbone_file import (
     backbone_record,
     backbone_tensors,
     export_metadata,
+    input_cfg,
     run_config,
     save_backbone,
 )
@@ -101,42 +102,15 @@ def timm_tensors(state: Mapping[str, torch.Tensor], backbone_cfg: Mapping, prefi
     return tensors, model, reasons
 
 
-def _pipeline_sizes(cfg) -> dict[str, object]:
-    """Input size, crop fraction and interpolation of the training config's data pipelines (timm's terms)."""
-    def steps(split: str) -> dict[str, Mapping]:
-        pipeline = cfg.get(f'{split}_dataloader', {}).get('dataset', {}).get('pipeline', []) or []
-        return {str(t.get('type')): t for t in pipeline if isinstance(t, Mapping)}
-
-    def side(value) -> int | None:
-        value = value[0] if isinstance(value, (list, tuple)) else value
-        return int(value) if isinstance(value, (int, float)) else None
-
-    val, train = steps('val'), steps('train')
-    out: dict[str, object] = {}
-    for found in (val.get('CenterCrop'), train.get('RandomResizedCrop'), train.get('RandomCrop')):
-        if found and side(found.get('size')):
-            out['size'] = side(found['size'])
-            break
-    resize, crop = side(val.get('Resize', {}).get('size')), side(val.get('CenterCrop', {}).get('size'))
-    out['crop_pct'] = round(crop / resize, 4) if resize and crop else 1.0
-    interpolation = (val.get('Resize') or train.get('RandomResizedCrop') or {}).get('interpolation', 'bilinear')
-    out['interpolation'] = str(getattr(interpolation, 'value', interpolation)).lower()
-    return out
-
-
 def pretrained_cfg(cfg, model: torch.nn.Module, in_chans: int) -> dict[str, object]:
-    """timm's ``pretrained_cfg`` for the folder: normalisation and input size of the training config."""
-    pre = cfg.get('model', {}).get('data_preprocessor') or cfg.get('data_preprocessor') or {}
-    mean, std = pre.get('mean'), pre.get('std')
-    if mean is None or std is None:  # no normalisation: the network saw 0-255 values, i.e. x / (1 / 255)
-        mean, std = [0.0] * in_chans, [1 / 255] * in_chans
-    else:
-        mean, std = [round(m / 255, 6) for m in mean], [round(s / 255, 6) for s in std]
-    sizes = _pipeline_sizes(cfg)
+    """timm's ``pretrained_cfg`` for the folder: normalisation and input size of the training config
+    (:func:`~mixskd_mm.export.backbone_file.input_cfg`, the size falling back to the model's own)."""
+    inputs = input_cfg(cfg, in_chans)
     own = _pretrained_cfg(model)
-    size = sizes.get('size') or own.get('input_size', (3, 224, 224))[-1]
-    return dict(input_size=[in_chans, size, size], fixed_input_size=False, interpolation=sizes['interpolation'],
-                crop_pct=sizes['crop_pct'], crop_mode='center', mean=mean, std=std, num_classes=model.num_classes,
+    size = inputs['input_size'] or [in_chans, *own.get('input_size', (3, 224, 224))[1:]]
+    return dict(input_size=size, fixed_input_size=False, interpolation=inputs['interpolation'],
+                crop_pct=inputs['crop_pct'], crop_mode='center', mean=inputs['mean'], std=inputs['std'],
+                num_classes=model.num_classes,
                 first_conv=own.get('first_conv'), classifier=own.get('classifier'), custom_load=False)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from mmengine.logging import print_log
@@ -16,9 +17,11 @@ from torch import nn
 
 from .file_checks import EXPECTED, WeightsFileError, check_weights_file, load_torch
 from .record import STEM_OPTIONS, BackboneRecord
-from .timm_sources import is_timm_source, resolve_timm_source
+from .timm_sources import WEIGHTS_NAME, is_timm_source, resolve_timm_source
 
 StateDict = dict[str, torch.Tensor]
+#: the file a run directory holds once its training finished (``ExportBackboneHook``'s default name)
+RUN_DIR_FILE = 'backbone.safetensors'
 
 #: prefixes tried, in order, when a file's keys do not match the module's keys as they are
 COMMON_PREFIXES = ('backbone.', 'module.backbone.', 'model.', 'module.', 'backbone.model.')
@@ -198,7 +201,7 @@ def check_stem_options(module: nn.Module, meta: Mapping[str, str], source: str) 
 
 
 def load_weights_file(module: nn.Module, path: str, prefix: str | None = None,
-                      expected_arch: str | None = None) -> dict[str, list]:
+                      expected_arch: str | None = None) -> dict[str, Any]:
     """:func:`read_weights` then :func:`load_into`; the file's ``model_name`` and stem options are checked.
 
     A file recorded as another architecture fails in :func:`load_into`, with that message; one of the same
@@ -206,19 +209,47 @@ def load_weights_file(module: nn.Module, path: str, prefix: str | None = None,
 
     Args:
         module: the target module.
-        path: a weight file, or a timm model folder named ``local-dir:PATH`` / ``hf-hub:org/name``
-            (:mod:`mixskd_mm.weights.timm_sources`; its ``config.json`` architecture must be ``expected_arch``).
+        path: a weight file; a timm model folder named ``local-dir:PATH`` / ``hf-hub:org/name``
+            (:mod:`mixskd_mm.weights.timm_sources`; its ``config.json`` architecture must be ``expected_arch``); or a
+            run directory (:func:`run_dir_weights`).
         prefix: an explicit key prefix, see :func:`load_into`.
         expected_arch: the target's architecture name.
+
+    Returns:
+        :func:`load_into`'s report, and ``metadata``: what the file (or folder) records, in string form.
     """
     folder_meta: dict[str, str] = {}
     source = path
+    if os.path.isdir(path):
+        path = run_dir_weights(path)
     if is_timm_source(path):
         path, folder_meta = resolve_timm_source(path, expected_arch)
+    if path != source:
         source = f'{source} ({path})'
     state, meta = read_weights(path)
     meta = dict(folder_meta, **meta) if meta.get('model_name') else dict(meta, **folder_meta)
     file_arch = meta.get('model_name')
     if not (file_arch and expected_arch and file_arch.split('.')[0] != expected_arch.split('.')[0]):
         check_stem_options(module, meta, source)
-    return load_into(module, state, source=source, prefix=prefix, expected_arch=expected_arch, file_arch=file_arch)
+    report: dict[str, Any] = dict(load_into(module, state, source=source, prefix=prefix, expected_arch=expected_arch,
+                                            file_arch=file_arch))
+    report['metadata'] = meta
+    return report
+
+
+def run_dir_weights(folder: str) -> str:
+    """The weights of a folder given as a path: a run directory's ``backbone.safetensors`` (what
+    ``ExportBackboneHook`` writes when training ends), or a timm model folder as ``local-dir:FOLDER``.
+
+    Raises:
+        FileNotFoundError: the folder holds neither, with what it does hold.
+    """
+    if os.path.isfile(os.path.join(folder, 'config.json')) and os.path.isfile(os.path.join(folder, WEIGHTS_NAME)):
+        return f'local-dir:{folder}'
+    weights = os.path.join(folder, RUN_DIR_FILE)
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(
+            f'{folder!r} is a folder without {RUN_DIR_FILE} (a run directory has one once its training finished: '
+            f'ExportBackboneHook writes it) and is not a timm model folder (config.json + {WEIGHTS_NAME}); it holds '
+            f'{sorted(os.listdir(folder))[:10]}. Give a weight file, a finished run directory or local-dir:FOLDER.')
+    return weights

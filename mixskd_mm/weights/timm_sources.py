@@ -9,6 +9,7 @@ touches the network.
 """
 from __future__ import annotations
 
+import json
 import os
 
 from .file_checks import WeightsFileError
@@ -26,8 +27,8 @@ def is_timm_source(name: object) -> bool:
     return isinstance(name, str) and name.startswith(SOURCES)
 
 
-def _local(name: str, folder: str) -> tuple[str, dict, str]:
-    """``(weights file, model_args, architecture)`` of a folder, its config parsed by timm."""
+def _local(name: str, folder: str) -> tuple[str, dict, str, dict]:
+    """``(weights file, model_args, architecture, pretrained_cfg)`` of a folder, its config parsed by timm."""
     from timm.models._hub import load_model_config_from_path
     if not os.path.isdir(folder):
         raise FileNotFoundError(f'{name}: {folder!r} is not a folder. A local-dir name points at a timm model '
@@ -37,7 +38,7 @@ def _local(name: str, folder: str) -> tuple[str, dict, str]:
         raise FileNotFoundError(f'{name}: the folder has no {CONFIG_NAME} (it holds {sorted(os.listdir(folder))}). '
                                 f'A timm model folder needs config.json beside model.safetensors; {WRITE_HINT}.')
     try:
-        _, arch, model_args = load_model_config_from_path(folder)
+        pretrained_cfg, arch, model_args = load_model_config_from_path(folder)
     except (ValueError, LookupError, TypeError, AttributeError) as err:  # bad JSON, no architecture, not a dict
         raise WeightsFileError(f'{name}: {config_file!r} is not a timm model config ({type(err).__name__}: {err}); '
                                f'expected JSON with architecture, num_classes, pretrained_cfg and model_args; '
@@ -48,17 +49,17 @@ def _local(name: str, folder: str) -> tuple[str, dict, str]:
             f'{name}: the folder has no {WEIGHTS_NAME} (it holds {sorted(os.listdir(folder))}). Only safetensors '
             f'weights are read (other formats would need unpickling); re-export the folder ({WRITE_HINT}) or '
             f'convert a trusted file once with safetensors.torch.save_file.')
-    return weights, model_args, arch
+    return weights, model_args, arch, pretrained_cfg
 
 
-def _hub(name: str, repo: str) -> tuple[str, dict, str]:
-    """``(weights file in the Hugging Face cache, model_args, architecture)`` of a Hub repository."""
+def _hub(name: str, repo: str) -> tuple[str, dict, str, dict]:
+    """``(weights file in the Hugging Face cache, model_args, architecture, pretrained_cfg)`` of a Hub repository."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
     from timm.models import load_model_config_from_hf
     repo_id, _, revision = repo.partition('@')
     try:
-        _, arch, model_args = load_model_config_from_hf(repo)
+        pretrained_cfg, arch, model_args = load_model_config_from_hf(repo)
         weights = hf_hub_download(repo_id, WEIGHTS_NAME, revision=revision or None)
     except (EntryNotFoundError, LocalEntryNotFoundError) as err:
         offline = ' (HF_HUB_OFFLINE is set: only the local Hugging Face cache is searched)' \
@@ -66,7 +67,7 @@ def _hub(name: str, repo: str) -> tuple[str, dict, str]:
         raise FileNotFoundError(
             f'{name}: could not get {CONFIG_NAME} and {WEIGHTS_NAME} of {repo_id!r}{offline}. The repository must hold '
             f'a timm model folder with safetensors weights ({WRITE_HINT}, then upload it). Details: {err}') from None
-    return weights, model_args, arch
+    return weights, model_args, arch, pretrained_cfg
 
 
 def resolve_timm_source(name: str, expected_arch: str | None = None) -> tuple[str, dict[str, str]]:
@@ -79,7 +80,8 @@ def resolve_timm_source(name: str, expected_arch: str | None = None) -> tuple[st
     Returns:
         ``(weights_path, metadata)``: the metadata holds ``model_name`` (the config's ``architecture``) and the stem
         options its ``model_args`` record, in the string form of our exported files' metadata, for
-        :func:`mixskd_mm.weights.files.check_stem_options` (:func:`~mixskd_mm.weights.record.timm_config_metadata`).
+        :func:`mixskd_mm.weights.files.check_stem_options` (:func:`~mixskd_mm.weights.record.timm_config_metadata`),
+        and its ``pretrained_cfg`` as JSON (normalisation and input size, :mod:`mixskd_mm.weights.starts`).
 
     Raises:
         FileNotFoundError: no folder, no config.json or no model.safetensors.
@@ -87,9 +89,12 @@ def resolve_timm_source(name: str, expected_arch: str | None = None) -> tuple[st
         ValueError: the config's architecture is not ``expected_arch``.
     """
     kind, _, ident = name.partition(':')
-    weights, model_args, arch = _local(name, ident) if kind == 'local-dir' else _hub(name, ident)
+    weights, model_args, arch, pretrained_cfg = _local(name, ident) if kind == 'local-dir' else _hub(name, ident)
     if expected_arch and arch.split('.')[0] != expected_arch.split('.')[0]:
         raise ValueError(f'{name}: its config.json says architecture {arch!r}, but the backbone is '
                          f'{expected_arch!r}. Set model_name={arch!r} on TimmStageBackbone (in a config: '
                          f'model.backbone.model_name={arch!r}), or load a folder exported from {expected_arch!r}.')
-    return weights, timm_config_metadata(arch, model_args)
+    meta = timm_config_metadata(arch, model_args)
+    if pretrained_cfg:
+        meta['pretrained_cfg'] = json.dumps(dict(pretrained_cfg), default=str)
+    return weights, meta

@@ -1,6 +1,7 @@
 """Any timm CNN as a multi-stage backbone for pretraining, MMDetection and MMSegmentation."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Callable
 
@@ -14,6 +15,7 @@ from mixskd_mm.compat import log_applied
 from mixskd_mm.registry import MODELS
 from mixskd_mm.weights.files import load_weights_file
 from mixskd_mm.weights.record import export_metadata_of
+from mixskd_mm.weights.starts import parse_pretrained_cfg
 
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
 from .arguments import timm_args
@@ -39,7 +41,9 @@ class TimmStageBackbone(BaseModule):
         pretrained: ``False``; a local weight file (safetensors or ``.pth``, keys as timm names,
             loaded with a coverage report); a timm model folder, ``'local-dir:PATH'`` or ``'hf-hub:org/name'``
             (:mod:`mixskd_mm.weights.timm_sources`: its ``config.json`` read by timm, its ``model.safetensors`` loaded
-            with the same report; the Hub only for ``hf-hub:``); or ``True`` to let timm download its weights.
+            with the same report; the Hub only for ``hf-hub:``); a run directory of ``tools/train.py`` (its
+            exported ``backbone.safetensors``); or ``True`` to let timm download its weights. What the source records
+            of its inputs (timm's ``pretrained_cfg``: mean, std, input size) is kept in :attr:`pretrained_cfg`.
         frozen_stages: freeze (no grad, eval mode) everything up to and including stage
             ``frozen_stages`` in timm's numbering; -1 freezes nothing. For ResNets 0 is the stem and
             1 is stem + layer1, mmdet's meaning.
@@ -89,7 +93,14 @@ class TimmStageBackbone(BaseModule):
         self.in_chans = in_chans
         self.norm_cfg = dict(norm_cfg or dict(type='BN'))
         self.timm_kwargs = dict(timm_kwargs)
+        #: what the loaded weights were trained on (timm's ``pretrained_cfg`` subset: ``mean`` / ``std`` on the 0-1
+        #: scale, ``input_size`` side, ``interpolation``), ``{}`` when none is recorded; ``weights_source`` names them
+        self.pretrained_cfg: dict = {}
+        self.weights_source: str | None = None
         model, info = self._build_timm_model(pretrained is True)
+        if pretrained is True:
+            self.pretrained_cfg = parse_pretrained_cfg(getattr(model, 'pretrained_cfg', None))
+            self.weights_source = f'timm:{self.model_name}'
         self._cut_into_stages(model, info, out_indices)
         self._apply_norm_cfg(self.norm_cfg)
         self._freeze_stages()
@@ -168,7 +179,16 @@ class TimmStageBackbone(BaseModule):
                              f'`model.pretrained` to the backbone: set `model.pretrained=None` there.')
         if init_cfg is not None:
             raise ValueError('give either `pretrained=FILE` or `init_cfg`, not both')
-        load_weights_file(self, pretrained, expected_arch=self.model_name)
+        self._loaded(pretrained, load_weights_file(self, pretrained, expected_arch=self.model_name))
+
+    def _loaded(self, source: str, report: dict) -> None:
+        """Remember where the weights came from and what inputs their source records."""
+        self.weights_source = source
+        recorded = report.get('metadata', {}).get('pretrained_cfg')
+        try:
+            self.pretrained_cfg = parse_pretrained_cfg(json.loads(recorded)) if recorded else {}
+        except ValueError:
+            self.pretrained_cfg = {}
 
     def _adopt(self, model: nn.Module, keep: Sequence[str]) -> None:
         """Register the timm model's children here, dropping units that are not needed."""
@@ -225,7 +245,8 @@ class TimmStageBackbone(BaseModule):
     def init_weights(self) -> None:
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            load_weights_file(self, cfg['checkpoint'], prefix=cfg.get('prefix'), expected_arch=self.model_name)
+            self._loaded(cfg['checkpoint'], load_weights_file(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
+                                                              expected_arch=self.model_name))
             self._is_init = True
             return
         super().init_weights()

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from mixskd_mm.registry import MODELS
@@ -42,6 +44,29 @@ def predictions(scores: dict[str, torch.Tensor], labels: torch.Tensor | None) ->
             item['gt_label'] = int(labels[i])
         out.append(item)
     return out
+
+
+def check_normalisation(backbone: torch.nn.Module, preprocessor: torch.nn.Module) -> None:
+    """Log the normalisation the loaded weights were trained with beside the data preprocessor's, and warn when they
+    differ. The preprocessor's (the config's) wins: a fine-tune may mean to differ; the configs and
+    ``tools/compare.py`` write the source's values (``pretrained_cfg``, :mod:`mixskd_mm.weights.starts`)."""
+    cfg = getattr(backbone, 'pretrained_cfg', None) or {}
+    if cfg.get('mean') is None:
+        return
+    source = [round(m * 255, 3) for m in cfg['mean']], [round(s * 255, 3) for s in cfg['std']]
+    ours = None
+    if getattr(preprocessor, 'normalize', False):
+        ours = ([round(float(m), 3) for m in preprocessor.get_buffer('mean').flatten()],
+                [round(float(s), 3) for s in preprocessor.get_buffer('std').flatten()])
+    message = (f'normalisation: the weights from {backbone.weights_source} were trained with mean={source[0]} '
+               f'std={source[1]} (0-255); the data preprocessor uses '
+               + (f'mean={ours[0]} std={ours[1]}' if ours else 'none (raw 0-255 values)'))
+    same = ours is not None and all(abs(a - b) < 0.01 for x, y in zip(ours, source) for a, b in zip(x, y))
+    if same:
+        print_log(message, logger='current')
+    else:
+        print_log(message + '. Set model.data_preprocessor.mean/std to the weights\' values unless you mean to '
+                  'differ.', logger='current', level=logging.WARNING)
 
 
 @MODELS.register_module()
@@ -90,6 +115,7 @@ class ImageClassifier(BaseModel):
                              f'remove it from the data preprocessor and set model.channels_last=True (now '
                              f"{channels_last!r}; False and 'auto' are the other choices)")
         self.backbone = MODELS.build(backbone)
+        check_normalisation(self.backbone, self.data_preprocessor)
         self.num_classes = num_classes
         self.mix = mix
         self.alpha = alpha

@@ -16,6 +16,11 @@ from ._mixing import mixup, sample_pairs
 from .image_classifier import ImageClassifier, predictions, scoped
 
 
+def _pretrained_init(init_cfg: dict | list | None) -> bool:
+    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+    return any(isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
+
+
 def _halves(tensors: Sequence[torch.Tensor], n: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     first, second = zip(*(t.split(n) for t in tensors))
     return list(first), list(second)
@@ -59,6 +64,12 @@ class MixSKD(ImageClassifier):
         head: the classifier of the backbone and of every auxiliary exit, as in :class:`ImageClassifier`.
         self_teacher: the self-teacher's config, built through ``MODELS`` with ``in_channels``, ``num_exits`` and
             ``num_classes`` filled in (default ``dict(type='SelfTeacher')``).
+        exit_init: how ``replicate`` exits start: ``'copy'``, each a copy of the loaded weights of the backbone units
+            it replicates (its own tensors, which then train on their own), or ``'random'``, a fresh initialisation
+            by the backbone's ``init`` scheme (the paper, which trains from scratch). ``None`` (default): ``'copy'``
+            when the backbone loads weights (``pretrained`` or a ``Pretrained`` ``init_cfg``; copied again once
+            ``init_weights`` has loaded them), else ``'random'``. Exits of other types (``conv``), the exit heads,
+            the self-teacher, the discriminators and the classifier always start fresh.
 
     Example:
         >>> m = MixSKD(dict(type='TimmStageBackbone', model_name='test_resnet'), num_classes=10)
@@ -72,7 +83,7 @@ class MixSKD(ImageClassifier):
                  feat_loss: dict = dict(type='FeatureMapL2Loss'), adv_loss: dict = dict(type='AdversarialFeatureLoss'),
                  exit_with_cp: CpMode = False, data_preprocessor: dict | None = None,
                  init_cfg: dict | None = None, channels_last: bool | str = False, head: dict | None = None,
-                 self_teacher: dict = dict(type='SelfTeacher')) -> None:
+                 self_teacher: dict = dict(type='SelfTeacher'), exit_init: str | None = None) -> None:
         super().__init__(backbone, num_classes, mix=None, alpha=alpha, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg, channels_last=channels_last, head=head)
         stages = self.backbone.out_indices
@@ -83,6 +94,8 @@ class MixSKD(ImageClassifier):
         self.exit_with_cp = check_cp_mode(exit_with_cp, 'exit_with_cp')
         self.num_exits = len(stages)
         self.exits = nn.ModuleList(MODELS.build(exit_config(exit_type, self.backbone, s)) for s in stages[:-1])
+        self.exit_init = self._exit_init(exit_init)
+        self.copy_exits()
         self.exit_heads = nn.ModuleList(MODELS.build(scoped(self.head_cfg, in_channels=channels,
                                                             num_classes=num_classes)) for _ in stages[:-1])
         self.self_teacher = MODELS.build(scoped(self_teacher, in_channels=channels, num_exits=self.num_exits,
@@ -93,6 +106,28 @@ class MixSKD(ImageClassifier):
         self.feat_loss = MODELS.build(scoped(feat_loss))
         self.adv_loss = MODELS.build(scoped(adv_loss, in_channels=channels, num_exits=self.num_exits))
         self.apply_memory_format()
+
+    def _exit_init(self, exit_init: str | None) -> str:
+        copyable = all(hasattr(e, 'copy_from') for e in self.exits)
+        if exit_init is None:
+            loads = self.backbone.weights_source is not None or _pretrained_init(self.backbone.init_cfg)
+            return 'copy' if loads and copyable else 'random'
+        if exit_init not in ('copy', 'random'):
+            raise ValueError(f"exit_init must be 'copy', 'random' or None, got {exit_init!r}")
+        if exit_init == 'copy' and not copyable:
+            raise ValueError(f"exit_init='copy' needs exits that replicate backbone units (exit_type='replicate'); "
+                             f"{self.exit_type!r} exits have no backbone counterpart: use exit_init='random'")
+        return exit_init
+
+    def copy_exits(self) -> None:
+        """With ``exit_init='copy'``, make every exit a copy of the backbone units it replicates (as they are now)."""
+        if self.exit_init == 'copy':
+            for exit_module in self.exits:
+                exit_module.copy_from(self.backbone)  # type: ignore[operator]  # checked by _exit_init
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self.copy_exits()  # a Pretrained init_cfg loads the backbone only now
 
     def exit_features(self, inputs: torch.Tensor) -> list[torch.Tensor]:
         """Final feature maps F_1..F_K of all exits (the backbone's last).

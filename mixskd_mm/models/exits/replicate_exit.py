@@ -39,9 +39,17 @@ class ReplicateExit(nn.Sequential):
             raise ValueError(f'exit stage {stage} must be one of the non-final out_indices {fresh.out_indices[:-1]}')
         first = fresh.stage_unit_index[stage] + 1
         last = fresh.stage_unit_index[fresh.out_indices[-1]]
-        units = OrderedDict((name.replace('.', '_'), fresh.get_submodule(name)) for name in fresh.units[first:last + 1])
-        super().__init__(units)
+        names = list(fresh.units[first:last + 1])
+        super().__init__(OrderedDict((name.replace('.', '_'), fresh.get_submodule(name)) for name in names))
         self.stage = stage
+        #: the backbone units this exit replicates, in order (timm names)
+        self.unit_names = names
+
+    def copy_from(self, backbone: TimmStageBackbone) -> None:
+        """Make every unit a copy of the backbone unit it replicates: the same weights and BatchNorm statistics, in
+        this exit's own tensors (nothing shared, so the copy trains on its own from here)."""
+        for name, unit in zip(self.unit_names, self):
+            unit.load_state_dict(backbone.get_submodule(name).state_dict())
 
     @classmethod
     def backbone_args(cls, backbone: TimmStageBackbone, stage: int) -> dict:

@@ -1,6 +1,7 @@
 """The safety hooks inside a real MMEngine Runner, in this process (``mmengine.testing.RunnerTestCase``): seconds per
 test instead of a ``tools/train.py`` subprocess. tests/engine/hooks/test_safety_hooks.py keeps the end-to-end runs."""
 import copy
+import json
 import os
 
 import torch
@@ -221,5 +222,8 @@ class ExportHookInRunnerTest(RunnerTestCase):
         assert not torch.equal(saved['layer4.0.conv1.weight'], before['layer4.0.conv1.weight'])  # trained, not initial
         meta.pop('format', None)
         assert meta.pop('source') == f'{runner.experiment_name} epoch 1 iter 4'
+        # what the backbone was fed: no data preprocessor normalises, so raw 0-255 values (mean 0, std 1/255)
+        inputs = json.loads(meta.pop('pretrained_cfg'))
+        assert inputs['mean'] == [0.0] * 3 and inputs['std'] == [1 / 255] * 3
         assert meta == runner.model.backbone.export_metadata() == dict(
             model_name='test_resnet', out_indices='[1, 2, 3, 4]', cifar_stem='false', stem_act='false')
