@@ -12,7 +12,19 @@ import mixskd_mm  # noqa: F401  (weights-only loading of Runner checkpoints)
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', 'mixskd', '*.py')))
 
 
-def _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist):
+@pytest.fixture(scope='module')
+def resnet50_source(tmp_path_factory):
+    """A pretrained source the test makes (no ImageNet weights reach these machines): a ResNet-50 backbone file."""
+    from safetensors.torch import save_file
+
+    from mixskd_mm.models.backbones import TimmStageBackbone
+    backbone = TimmStageBackbone('resnet50')
+    path = str(tmp_path_factory.mktemp('source') / 'backbone.safetensors')
+    save_file({k: v.contiguous() for k, v in backbone.state_dict().items()}, path, metadata=backbone.export_metadata())
+    return path
+
+
+def _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist, source=None):
     name = os.path.basename(config)
     if 'cifar100' in name:
         root, batch, extra = fake_cifar100, 4, []
@@ -23,6 +35,8 @@ def _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist):
     else:
         pytest.fail(f'no fake data known for {name}; add it to this test')
     opts = loader_opts(root, batch=batch) + extra
+    if '-pre_' in name:  # fine-tuning recipes start from timm's weights: here from a file the test made
+        opts.append(f'model.backbone.pretrained={source}')
     # 2 iterations, then one validation
     return opts + ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
                    'default_hooks.logger.interval=1', 'param_scheduler=[]']
@@ -34,9 +48,11 @@ def test_every_config_is_covered():
 
 @pytest.mark.parametrize('config', CONFIGS, ids=os.path.basename)
 def test_config_trains_two_iterations_and_validates(config, tmp_path, fake_cifar100, fake_imagenet,
-                                                    fake_fashion_mnist):
-    opts = _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist)
-    run_tool('tools/train.py', config, '--work-dir', str(tmp_path), '--cfg-options', *opts)
+                                                    fake_fashion_mnist, resnet50_source):
+    opts = _options(config, fake_cifar100, fake_imagenet, fake_fashion_mnist, resnet50_source)
+    proc = run_tool('tools/train.py', config, '--work-dir', str(tmp_path), '--cfg-options', *opts)
+    if '-pre_' in config:
+        assert f'loaded {resnet50_source}: 318/318 tensors matched' in proc.stdout + proc.stderr
     logs = glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))
     assert logs, 'no scalars.json written'
     records = [json.loads(line) for line in open(logs[0])]
