@@ -1,9 +1,14 @@
 """``report.md`` and the verdict of a comparison, written from the numbers of :mod:`.analysis` (nothing typed in)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .configs import LABELS
+
+if TYPE_CHECKING:
+    from .results import Choice
 
 
 def _pm(stat: dict, digits: int = 2) -> str:
@@ -94,35 +99,52 @@ def verdict(pairs: Sequence[dict], transfer: dict[str, dict], split: str) -> str
     return ' '.join(sentences)
 
 
-def report_markdown(data: dict, settings: dict, table: dict[str, dict], pairs: Sequence[dict],
-                    chosen: dict[str, dict], transfer: dict[str, dict], runs: Sequence[dict],
-                    transfers: Sequence[dict], split: str, plots: Sequence[str]) -> str:
-    """The text of ``report.md``: the verdict, then one section per kind of number.
+@dataclass(frozen=True)
+class Report:
+    """The report of a comparison, in its parts.
+
+    Attributes:
+        verdict: The one-paragraph answer (:func:`verdict`).
+        markdown: The text of ``report.md``: the verdict, then one section per kind of number.
+        console: The short table for the terminal (:func:`console_table`).
+    """
+
+    verdict: str
+    markdown: str
+    console: tuple[str, ...]
+
+
+def build_report(data: dict, settings: dict, table: dict[str, dict], pairs: Sequence[dict],
+                 chosen: Mapping[str, Choice], transfer: dict[str, dict], commands: Sequence[str], split: str,
+                 plots: Sequence[str], topk: int) -> Report:
+    """The report, from the numbers of :mod:`.analysis`.
 
     Args:
         data: The data summary.
-        settings: The comparison's settings.
+        settings: The comparison's settings as ``results.json`` records them
+            (:meth:`~mixskd_mm.compare.plan.Comparison.described`).
         table: :func:`~mixskd_mm.compare.analysis.summarise`.
         pairs: :func:`~mixskd_mm.compare.analysis.comparisons`.
-        chosen: :func:`~mixskd_mm.compare.analysis.choose_settings`.
+        chosen: :func:`~mixskd_mm.compare.results.choose_variants`.
         transfer: :func:`~mixskd_mm.compare.analysis.transfer_summary`.
-        runs: Every pretraining run's result.
-        transfers: Every fine-tune's result.
+        commands: The command of every run and fine-tune, in order.
         split: Where the accuracies are measured.
         plots: The PNG files written beside the report.
+        topk: The k of top-k.
 
     Returns:
-        Markdown.
+        The report's parts.
     """
-    lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', verdict(pairs, transfer, split), '']
+    answer = verdict(pairs, transfer, split)
+    lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', answer, '']
     lines += _setup_section(data, settings, split)
-    lines += _results_section(data, settings, table)
+    lines += _results_section(settings, table, topk)
     lines += _pairs_section(pairs)
     lines += _per_class_section(data['classes'], table)
     lines += _sweep_section(chosen)
     lines += _transfer_sections(transfer)
-    lines += _runs_section(runs, transfers, plots)
-    return '\n'.join(lines) + '\n'
+    lines += _runs_section(commands, plots)
+    return Report(answer, '\n'.join(lines) + '\n', tuple(console_table(table, transfer)))
 
 
 def _setup_section(data: dict, settings: dict, split: str) -> list[str]:
@@ -149,9 +171,8 @@ def _setup_section(data: dict, settings: dict, split: str) -> list[str]:
     return lines + [f'- Note: {note}' for note in data.get('notes', [])]
 
 
-def _results_section(data: dict, settings: dict, table: dict[str, dict]) -> list[str]:
-    """One row per method: accuracy, calibration and cost, each cost also as a ratio to CE."""
-    k = min(5, len(data['classes']))
+def _results_section(settings: dict, table: dict[str, dict], k: int) -> list[str]:
+    """One row per method: accuracy, calibration and cost, each cost also as a ratio to CE (``k``: of top-k)."""
     lines = ['', '## Results', '',
              f'| method | top-1 (%) | top-{k} (%) | ECE (%) | train time (s) | vs CE | images/s | vs CE | '
              f'peak memory (MiB) | vs CE |', '|---|---|---|---|---|---|---|---|---|---|']
@@ -199,16 +220,16 @@ def _per_class_section(classes: Sequence[str], table: dict[str, dict]) -> list[s
     return lines + ['']
 
 
-def _sweep_section(chosen: dict[str, dict]) -> list[str]:
-    """Every swept setting's validation top-1 and the one chosen (nothing without a sweep)."""
-    if not any(len(c['candidates']) > 1 for c in chosen.values()):
+def _sweep_section(chosen: Mapping[str, Choice]) -> list[str]:
+    """Every sweep variant's validation top-1 and the one chosen (nothing without a sweep)."""
+    if not any(len(c.candidates) > 1 for c in chosen.values()):
         return []
     lines = ['## Sweep (chosen on validation top-1)', '', '| method | setting | val top-1 (%) | chosen |',
              '|---|---|---|---|']
-    for method, pick in chosen.items():
-        for cand in pick['candidates']:
-            mark = 'yes' if cand['setting'] == pick['setting'] else ''
-            lines.append(f'| {LABELS[method]} | {cand["setting"] or "default"} | {cand["val_top1"]:.2f} | {mark} |')
+    for method, choice in chosen.items():
+        for cand in choice.candidates:
+            mark = 'yes' if cand.variant == choice.variant else ''
+            lines.append(f'| {LABELS[method]} | {cand.variant.as_dict() or "default"} | {cand.val_top1:.2f} | {mark} |')
     return lines + ['']
 
 
@@ -225,13 +246,10 @@ def _transfer_sections(transfer: dict[str, dict]) -> list[str]:
     return lines
 
 
-def _runs_section(runs: Sequence[dict], transfers: Sequence[dict], plots: Sequence[str]) -> list[str]:
+def _runs_section(commands: Sequence[str], plots: Sequence[str]) -> list[str]:
     """The exact command of every run and fine-tune, and the plots."""
     lines = ['## Runs', '', 'Every run is one of the project\'s tools on a config file kept in its work directory:',
-             '', '```bash']
-    for r in runs:
-        lines += r['commands']
-    lines += [t['command'] for t in transfers]
+             '', '```bash', *commands]
     return lines + ['```', '', 'Plots: ' + ', '.join(f'`{p}`' for p in plots) + '.']
 
 
