@@ -15,6 +15,7 @@ import math
 import os.path as osp
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,42 +79,77 @@ def _ratio(value: float | None, reference: float | None) -> float | None:
     return value / reference if value is not None and reference else None
 
 
-def summarise(results: Sequence[RunResult], chosen: dict[str, Choice], split: str) -> dict[str, dict]:
+@dataclass(frozen=True)
+class SummaryRow:
+    """One method at its chosen sweep variant, over its seeds: accuracy, calibration and cost.
+
+    Attributes:
+        method: The method.
+        variant: Its chosen sweep variant.
+        seeds: The seeds of its runs, in order.
+        runs: The runs' names.
+        per_class: The mean accuracy of each class (``None`` for a class without samples).
+        top1: :func:`mean_std` of top-1 on the reported split.
+        topk: That of top-k.
+        ece: That of the ECE.
+        val_top1: That of the validation top-1 (what the best cheap baseline is chosen on).
+        cost: :func:`mean_std` of each of :data:`COST_KEYS`.
+        vs_ce: Each cost's mean as a ratio to CE's (``None`` without CE).
+    """
+
+    method: str
+    variant: Variant
+    seeds: tuple[int, ...]
+    runs: tuple[str, ...]
+    per_class: tuple[float | None, ...]
+    top1: dict
+    topk: dict
+    ece: dict
+    val_top1: dict
+    cost: dict[str, dict]
+    vs_ce: dict[str, float | None]
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.method]
+
+    def as_json(self) -> dict:
+        """The method's entry of ``results.json``'s ``summary``."""
+        return dict(label=self.label, setting=self.variant.as_dict(), seeds=list(self.seeds), runs=list(self.runs),
+                    per_class=list(self.per_class), top1=self.top1, topk=self.topk, ece=self.ece,
+                    val_top1=self.val_top1, **self.cost, **{f'{key}_vs_ce': v for key, v in self.vs_ce.items()})
+
+
+def summarise(results: Sequence[RunResult], chosen: dict[str, Choice], split: str) -> dict[str, SummaryRow]:
     """Per method (at its chosen variant): accuracy, calibration and cost over seeds, cost also as a ratio to CE.
 
     Args:
-        results: :func:`run_result` of every run.
-        chosen: :func:`choose_variants`.
+        results: :func:`~mixskd_mm.compare.results.run_result` of every run.
+        chosen: :func:`~mixskd_mm.compare.results.choose_variants`.
         split: ``'test'`` or ``'val'``: where accuracy is reported.
 
     Returns:
-        ``{method: dict(top1=mean_std, topk=..., ece=..., per_class=[mean per class], seeds=[...], runs=[...],
-        train_seconds=..., images_per_s=..., max_rss_mib=..., *_vs_ce=...)}``.
+        ``{method: SummaryRow}``.
     """
     table = {}
     for method, choice in chosen.items():
         runs = of_variant(results, method, choice.variant)
-        per_class = [mean_std([r.on(split)['per_class'][c] for r in runs])['mean']
-                     for c in range(len(runs[0].on(split)['per_class']))]
-        row: dict[str, Any] = dict(
-            label=LABELS[method], setting=choice.variant.as_dict(), seeds=[r.key.seed for r in runs],
-            runs=[r.run.name for r in runs], per_class=per_class,
-            **{key: mean_std([r.on(split)[key] for r in runs]) for key in ('top1', 'topk', 'ece')},
-            val_top1=mean_std([r.val['top1'] for r in runs]))
-        for key in COST_KEYS:
-            row[key] = mean_std([r.cost[key] for r in runs])
-        table[method] = row
+        per_class = tuple(mean_std([r.on(split)['per_class'][c] for r in runs])['mean']
+                          for c in range(len(runs[0].on(split)['per_class'])))
+        top1, topk, ece = (mean_std([r.on(split)[key] for r in runs]) for key in ('top1', 'topk', 'ece'))
+        table[method] = SummaryRow(method, choice.variant, tuple(r.key.seed for r in runs),
+                                   tuple(r.run.name for r in runs), per_class, top1, topk, ece,
+                                   mean_std([r.val['top1'] for r in runs]),
+                                   {key: mean_std([r.cost[key] for r in runs]) for key in COST_KEYS}, {})
     ce = table.get('ce')
-    for row in table.values():
-        for key in COST_KEYS:
-            row[f'{key}_vs_ce'] = _ratio(row[key]['mean'], ce[key]['mean']) if ce else None
-    return table
+    return {method: replace(row, vs_ce={key: _ratio(row.cost[key]['mean'], ce.cost[key]['mean']) if ce else None
+                                        for key in COST_KEYS}) for method, row in table.items()}
 
 
-def best_cheap_baseline(table: dict[str, dict]) -> str | None:
+def best_cheap_baseline(table: dict[str, SummaryRow]) -> str | None:
     """Of Mixup and CutMix, the one with the better mean *validation* top-1 (so the choice never sees test data)."""
     present = [m for m in CHEAP_BASELINES if m in table]
-    return max(present, key=lambda m: table[m]['val_top1']['mean']) if present else None
+    return max(present, key=lambda m: table[m].val_top1['mean']) if present else None
 
 
 def per_seed(results: Sequence[RunResult], method: str, variant: Variant, split: str,
@@ -122,7 +158,7 @@ def per_seed(results: Sequence[RunResult], method: str, variant: Variant, split:
     return {r.key.seed: r.on(split)[key] for r in of_variant(results, method, variant)}
 
 
-def comparisons(results: Sequence[RunResult], chosen: dict[str, Choice], table: dict[str, dict],
+def comparisons(results: Sequence[RunResult], chosen: dict[str, Choice], table: dict[str, SummaryRow],
                 split: str) -> list[dict]:
     """Paired differences of each MixSKD variant to CE and to the best cheap baseline, on top-1 and ECE.
 
@@ -147,12 +183,13 @@ def comparisons(results: Sequence[RunResult], chosen: dict[str, Choice], table: 
                 seeds = sorted(set(a) & set(b))
                 pair[key] = paired_difference([a[s] for s in seeds], [b[s] for s in seeds])
                 pair['seeds'] = seeds
-            pair['time_ratio'] = _ratio(table[method]['train_seconds']['mean'], table[base]['train_seconds']['mean'])
+            pair['time_ratio'] = _ratio(table[method].cost['train_seconds']['mean'],
+                                        table[base].cost['train_seconds']['mean'])
             out.append(pair)
     return out
 
 
-def transfer_summary(transfers: Sequence[TransferResult], table: dict[str, dict]) -> dict[str, dict]:
+def transfer_summary(transfers: Sequence[TransferResult], table: dict[str, SummaryRow]) -> dict[str, dict]:
     """Per task: each backbone's metric over seeds, and paired differences of MixSKD variants to the baselines.
 
     Args:
@@ -180,14 +217,14 @@ def transfer_summary(transfers: Sequence[TransferResult], table: dict[str, dict]
     return out
 
 
-def pooled_reliability(results: Sequence[RunResult], table: dict[str, dict], split: str,
+def pooled_reliability(results: Sequence[RunResult], table: dict[str, SummaryRow], split: str,
                        num_bins: int = 15) -> dict[str, dict]:
     """Reliability bins per method, over the samples of all its seeds (for the diagram)."""
     out = {}
     for method, row in table.items():
         probs, labels = [], []
         for r in results:
-            if r.run.name in row['runs']:
+            if r.run.name in row.runs:
                 s = load_scores(osp.join(r.run.work_dir, f'{split}_scores.npz'))
                 probs.append(s['probs'])
                 labels.append(s['labels'])

@@ -241,7 +241,8 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     commands = [line for r in results for line in r.as_json()['commands']] + [t.fine_tune.command for t in transfers]
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
-    out = dict(settings=settings, data=data, split=split, summary=table, comparisons=pairs,
+    out = dict(settings=settings, data=data, split=split, summary={m: row.as_json() for m, row in table.items()},
+               comparisons=pairs,
                chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
                transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
                reliability=reliability, plots=plots, seconds=round(seconds, 1))

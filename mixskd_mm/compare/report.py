@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .configs import LABELS
 
 if TYPE_CHECKING:
+    from .analysis import SummaryRow
     from .results import Choice
 
 
@@ -114,7 +115,7 @@ class Report:
     console: tuple[str, ...]
 
 
-def build_report(data: dict, settings: dict, table: dict[str, dict], pairs: Sequence[dict],
+def build_report(data: dict, settings: dict, table: Mapping[str, SummaryRow], pairs: Sequence[dict],
                  chosen: Mapping[str, Choice], transfer: dict[str, dict], commands: Sequence[str], split: str,
                  plots: Sequence[str], topk: int) -> Report:
     """The report, from the numbers of :mod:`.analysis`.
@@ -171,18 +172,17 @@ def _setup_section(data: dict, settings: dict, split: str) -> list[str]:
     return lines + [f'- Note: {note}' for note in data.get('notes', [])]
 
 
-def _results_section(settings: dict, table: dict[str, dict], k: int) -> list[str]:
+def _results_section(settings: dict, table: Mapping[str, SummaryRow], k: int) -> list[str]:
     """One row per method: accuracy, calibration and cost, each cost also as a ratio to CE (``k``: of top-k)."""
     lines = ['', '## Results', '',
              f'| method | top-1 (%) | top-{k} (%) | ECE (%) | train time (s) | vs CE | images/s | vs CE | '
              f'peak memory (MiB) | vs CE |', '|---|---|---|---|---|---|---|---|---|---|']
     for row in table.values():
-        on_gpu = row['peak_gpu_mib']['mean'] is not None
-        memory = row['peak_gpu_mib'] if on_gpu else row['max_rss_mib']
-        memory_ratio = row['peak_gpu_mib_vs_ce'] if on_gpu else row['max_rss_mib_vs_ce']
-        lines.append(f'| {row["label"]} | {_pm(row["top1"])} | {_pm(row["topk"])} | {_pm(row["ece"])} | '
-                     f'{_num(row["train_seconds"]["mean"], 0)} | {_num(row["train_seconds_vs_ce"], 2, "x")} | '
-                     f'{_num(row["images_per_s"]["mean"], 1)} | {_num(row["images_per_s_vs_ce"], 2, "x")} | '
+        memory_key = 'peak_gpu_mib' if row.cost['peak_gpu_mib']['mean'] is not None else 'max_rss_mib'
+        memory, memory_ratio = row.cost[memory_key], row.vs_ce[memory_key]
+        lines.append(f'| {row.label} | {_pm(row.top1)} | {_pm(row.topk)} | {_pm(row.ece)} | '
+                     f'{_num(row.cost["train_seconds"]["mean"], 0)} | {_num(row.vs_ce["train_seconds"], 2, "x")} | '
+                     f'{_num(row.cost["images_per_s"]["mean"], 1)} | {_num(row.vs_ce["images_per_s"], 2, "x")} | '
                      f'{_num(memory["mean"], 0)} | {_num(memory_ratio, 2, "x")} |')
     return lines + ['', f'Mean ± sample standard deviation over {len(settings["seeds"])} seed(s). Train time: wall '
                     'time of `tools/train.py` (validation included; summed over the attempts of a resumed run, an '
@@ -205,7 +205,7 @@ def _pairs_section(pairs: Sequence[dict]) -> list[str]:
                     'top-1.', '']
 
 
-def _per_class_section(classes: Sequence[str], table: dict[str, dict]) -> list[str]:
+def _per_class_section(classes: Sequence[str], table: Mapping[str, SummaryRow]) -> list[str]:
     """Each class's accuracy under CE and every other method's change from it."""
     if 'ce' not in table:
         return []
@@ -213,9 +213,9 @@ def _per_class_section(classes: Sequence[str], table: dict[str, dict]) -> list[s
     lines = ['## Per-class accuracy change vs CE (percentage points, mean over seeds)', '',
              '| class | CE | ' + ' | '.join(LABELS[m] for m in others) + ' |', '|---|---|' + '---|' * len(others)]
     for c, name in enumerate(classes):
-        ce = table['ce']['per_class'][c]
-        cells = ['—' if ce is None or table[m]['per_class'][c] is None else
-                 f'{table[m]["per_class"][c] - ce:+.1f}' for m in others]
+        ce = table['ce'].per_class[c]
+        values = [table[m].per_class[c] for m in others]
+        cells = ['—' if ce is None or v is None else f'{v - ce:+.1f}' for v in values]
         lines.append(f'| {name} | {_num(ce, 1)} | ' + ' | '.join(cells) + ' |')
     return lines + ['']
 
@@ -253,12 +253,12 @@ def _runs_section(commands: Sequence[str], plots: Sequence[str]) -> list[str]:
     return lines + ['```', '', 'Plots: ' + ', '.join(f'`{p}`' for p in plots) + '.']
 
 
-def console_table(table: dict[str, dict], transfer: dict[str, dict]) -> list[str]:
+def console_table(table: Mapping[str, SummaryRow], transfer: dict[str, dict]) -> list[str]:
     """A short table for the terminal."""
     lines = [f'{"method":<22} {"top-1 (%)":>16} {"ECE (%)":>14} {"time vs CE":>11}'
              + ''.join(f' {task:>16}' for task in transfer)]
     for method, row in table.items():
         cells = ''.join(f' {_pm(s["per_method"].get(method, dict(mean=None))):>16}' for s in transfer.values())
-        lines.append(f'{row["label"]:<22} {_pm(row["top1"]):>16} {_pm(row["ece"]):>14} '
-                     f'{_num(row["train_seconds_vs_ce"], 2, "x"):>11}' + cells)
+        lines.append(f'{row.label:<22} {_pm(row.top1):>16} {_pm(row.ece):>14} '
+                     f'{_num(row.vs_ce["train_seconds"], 2, "x"):>11}' + cells)
     return lines

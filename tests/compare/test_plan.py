@@ -1,6 +1,5 @@
 """The description of a comparison (compare.plan), its run records and the task table: built once, frozen."""
 import dataclasses
-import os.path as osp
 
 import pytest
 
@@ -15,18 +14,21 @@ DATA = dict(classes=['a', 'b', 'c'], splits=dict(train=dict(images=30)), mean=[1
 
 
 def _settings(*extra):
-    return Settings.from_args(cli.parse_args(['--data', 'folder', '--out', 'out', '--batch', '8', '--seeds', '3', '1',
-                                              '--sweep', 'model.alpha=0.2,1', *extra]))
+    return Settings.from_args(cli.parse_args(['--data', 'fashion-mnist', '--out', 'out', '--batch', '8', '--seeds',
+                                              '3', '1', '--sweep', 'model.alpha=0.2,1', *extra]))
 
 
-def test_recorded_settings_are_what_settings_json_always_held():
-    recorded = _settings('--det-data', 'scenes', '--seg-config', 'fcn.py', '--amp').recorded()
+def test_recorded_settings_are_what_settings_json_always_held(tmp_path):
+    (tmp_path / 'scenes').mkdir()
+    (tmp_path / 'fcn.py').write_text('')
+    recorded = _settings('--det-data', str(tmp_path / 'scenes'), '--seg-config', str(tmp_path / 'fcn.py'),
+                         '--amp').recorded()
     assert recorded == dict(
-        data=osp.abspath('folder'), model='resnet18', img_size=None, epochs=30, batch=8, lr=0.00625,
+        data='fashion-mnist', model='resnet18', img_size=None, epochs=30, batch=8, lr=0.00625,
         methods=['ce', 'mixup', 'cutmix', 'mixskd'], seeds=[3, 1], sweep=['model.alpha=0.2,1'], val_fraction=0.2,
-        max_per_class=None, embedded=None, workers=0, det_config=None, seg_config=osp.abspath('fcn.py'),
-        det_data=osp.abspath('scenes'), seg_data=None, det_iters=300, seg_iters=None, transfer_seeds=None,
-        det_options=[], seg_options=[], amp=True)
+        max_per_class=None, embedded=dict(per_class=500, val_per_class=100, data_root=None), workers=0,
+        det_config=None, seg_config=str(tmp_path / 'fcn.py'), det_data=str(tmp_path / 'scenes'), seg_data=None,
+        det_iters=300, seg_iters=None, transfer_seeds=None, det_options=[], seg_options=[], amp=True)
     assert list(recorded)[:3] == ['data', 'model', 'img_size'] and 'drop_duplicates' not in recorded
 
 
