@@ -162,8 +162,8 @@ def print_commands(runs: Sequence[PretrainRun], fine_tunes: Sequence[FineTune]) 
     """Print every command (finished ones commented), for a scheduler (see tools/slurm_train.sh)."""
     for run in runs:
         prefix = '# done: ' if run.finished else ''
-        for command in run.commands():
-            print(prefix + 'python ' + ' '.join(command))
+        for line in run.command_lines():
+            print(prefix + line)
     for f in fine_tunes:
         print(('# done: ' if f.done else '') + f.command)
     if not fine_tunes and runs:
@@ -238,7 +238,7 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     reliability = analysis.pooled_reliability(results, table, split)
     plots = write_plots(table, reliability, data['classes'], split, c.out)
     settings = c.described()
-    commands = [line for r in results for line in r.as_json()['commands']] + [t.fine_tune.command for t in transfers]
+    commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
     out = dict(settings=settings, data=data, split=split, summary={m: row.as_json() for m, row in table.items()},

@@ -77,7 +77,7 @@ class RunResult:
         run = self.run
         out = dict(method=run.method, seed=run.seed, setting=run.variant.as_dict(), name=run.name,
                    work_dir=run.work_dir, backbone=run.backbone, config=run.config,
-                   commands=[' '.join(['python', *c]) for c in run.commands()], val=self.val)
+                   commands=run.command_lines(), val=self.val)
         if self.test is not None:
             out['test'] = self.test
         return dict(out, cost=self.cost)

@@ -210,6 +210,10 @@ class PretrainRun:
         """Every command this run needs from scratch, in order."""
         return [self.train_args()] + ([self.test_args()] if self.has_test else [])
 
+    def command_lines(self) -> list[str]:
+        """:meth:`commands` as shell lines (``python tools/train.py ...``)."""
+        return [' '.join(['python', *command]) for command in self.commands()]
+
 
 def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], variants: Sequence[Variant], data: dict,
                      pretraining: Pretraining) -> list[PretrainRun]:
