@@ -1,5 +1,6 @@
 """The description of a comparison (compare.plan), its run records and the task table: built once, frozen."""
 import dataclasses
+import json
 
 import pytest
 
@@ -8,6 +9,7 @@ from mixskd_mm.compare.plan import Comparison, Settings
 from mixskd_mm.compare.results import Candidate, Choice
 from mixskd_mm.compare.study import RunKey, Variant, parse_sweep
 from mixskd_mm.compare.transfer.common import TASKS, task_of
+from mixskd_mm.compare.transfer.runs import FineTune, read_transfers
 
 DATA = dict(classes=['a', 'b', 'c'], splits=dict(train=dict(images=30)), mean=[120.0] * 3, std=[60.0] * 3,
             has_test=False, img_size=64)
@@ -68,3 +70,15 @@ def test_one_task_table():
     assert TASKS['det'].metric_scale == 100.0  # mmdet logs AP as a fraction
     with pytest.raises(ValueError, match="task must be 'det' or 'seg'"):
         task_of('cls')
+
+
+@pytest.mark.parametrize('task, metric, logged, percent', [('det', 'coco/bbox_mAP', 0.25, 25.0),
+                                                           ('seg', 'mIoU', 31.5, 31.5)])
+def test_a_fine_tune_is_read_back_in_percent_by_its_task(tmp_path, task, metric, logged, percent):
+    (tmp_path / 'attempt' / 'vis_data').mkdir(parents=True)
+    (tmp_path / 'attempt' / 'vis_data' / 'scalars.json').write_text(json.dumps({metric: logged, 'step': 2}) + '\n')
+    fine_tune = FineTune(TASKS[task], RunKey('ce', Variant(), 0), str(tmp_path), 'leaf.py', metric, (),
+                         ('tools/train.py', 'leaf.py'))
+    [result] = read_transfers([fine_tune])
+    assert result.value == percent and not fine_tune.done
+    assert result.as_json()['task'] == TASKS[task].name and result.as_json()['flag'] == task
