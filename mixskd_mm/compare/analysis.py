@@ -1,4 +1,5 @@
-"""The numbers of a comparison, computed from the runs' own files: accuracy, calibration, cost, paired differences.
+"""The numbers of a comparison, from the runs' results (:mod:`.results`): accuracy, calibration, cost, paired
+differences.
 
 Everything here is a plain function of what the runs wrote (score files, logs, ``cost.json``), so ``--collect`` on
 work directories that a cluster filled gives the same report as a local run.
@@ -14,14 +15,19 @@ import math
 import os.path as osp
 import statistics
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixskd_mm.evaluation.metrics.calibration import expected_calibration_error, load_scores, reliability_bins
+from mixskd_mm.evaluation.metrics.calibration import load_scores, reliability_bins
 
 from .configs import CHEAP_BASELINES, LABELS, MIXSKD_METHODS
-from .study import PretrainRun, read_cost, scalars, train_speed
+from .results import Choice, RunResult, of_variant
+from .study import Variant
+
+if TYPE_CHECKING:
+    from .transfer.runs import TransferResult
 
 COST_KEYS = ('train_seconds', 'wall_seconds', 'log_seconds', 'images_per_s', 'max_rss_mib', 'peak_gpu_mib')
 
@@ -69,134 +75,96 @@ def mean_std(values: Sequence[float | None]) -> dict:
                 n=len(given))
 
 
-def score_metrics(path: str, topk: int) -> dict:
-    """Top-1, top-k, ECE and per-class accuracy (percent) of one score file.
-
-    Args:
-        path: A ``ClassificationScores`` file.
-        topk: The k of top-k.
-
-    Returns:
-        ``top1``, ``topk``, ``ece``, ``per_class`` (one accuracy per class, ``None`` for a class without samples)
-        and ``samples``.
-    """
-    scores = load_scores(path)
-    probs, labels = scores['probs'], scores['labels']
-    ranked = np.argsort(-probs, axis=1)[:, :topk]
-    hit1 = ranked[:, 0] == labels
-    hitk = (ranked == labels[:, None]).any(axis=1)
-    per_class = [float(100 * hit1[labels == c].mean()) if (labels == c).any() else None
-                 for c in range(probs.shape[1])]
-    return dict(top1=float(100 * hit1.mean()), topk=float(100 * hitk.mean()),
-                ece=expected_calibration_error(probs, labels), per_class=per_class, samples=int(len(labels)))
-
-
-def run_result(run: PretrainRun, batch: int, topk: int, train_images: int) -> dict:
-    """Everything the report needs from one finished pretraining run.
-
-    Args:
-        run: The run.
-        batch: Its batch size.
-        topk: The k of top-k.
-        train_images: Training images per epoch.
-
-    Returns:
-        ``val`` and (with a test split) ``test`` metrics from the score files, and ``cost``: the wall seconds of
-        ``tools/train.py`` and its peak memory as the comparison measured them (``None`` for runs it did not run
-        itself), the iteration time and images/s from the training log, ``log_seconds`` (iterations x that
-        iteration time) and ``train_seconds``: the wall time where measured, else ``log_seconds``.
-    """
-    out = dict(method=run.method, seed=run.seed, setting=run.setting, name=run.name, work_dir=run.work_dir,
-               backbone=run.backbone, config=run.config, commands=[' '.join(['python', *c]) for c in run.commands()],
-               val=score_metrics(osp.join(run.work_dir, 'val_scores.npz'), topk))
-    if run.has_test:
-        out['test'] = score_metrics(osp.join(run.work_dir, 'test_scores.npz'), topk)
-    speed = train_speed(scalars(run.work_dir), batch)
-    measured = read_cost(run.work_dir)
-    iterations = run.epochs * -(-train_images // batch)
-    estimate = speed['iter_seconds'] * iterations if speed['iter_seconds'] else None
-    wall = measured.get('train_seconds')
-    out['cost'] = dict(wall_seconds=wall, max_rss_mib=measured.get('max_rss_mib'),
-                       peak_gpu_mib=speed['peak_gpu_mib'], iter_seconds=speed['iter_seconds'],
-                       images_per_s=speed['images_per_s'], log_seconds=estimate,
-                       train_seconds=wall if wall is not None else estimate)
-    return out
-
-
-def choose_settings(results: Sequence[dict]) -> dict[str, dict]:
-    """Per method, the sweep setting with the best mean validation top-1 over seeds (the first one on a tie).
-
-    Args:
-        results: :func:`run_result` of every run.
-
-    Returns:
-        ``{method: dict(setting=..., val_top1=..., candidates=[dict(setting, val_top1, seeds), ...])}``.
-    """
-    chosen = {}
-    for method in dict.fromkeys(r['method'] for r in results):
-        groups: dict[str, list[dict]] = {}
-        for r in results:
-            if r['method'] == method:
-                groups.setdefault(repr(sorted(r['setting'].items())), []).append(r)
-        candidates = [dict(setting=g[0]['setting'], val_top1=statistics.mean(r['val']['top1'] for r in g),
-                           seeds=len(g)) for g in groups.values()]
-        best = max(candidates, key=lambda c: c['val_top1'])  # max keeps the first of equal values
-        chosen[method] = dict(setting=best['setting'], val_top1=best['val_top1'], candidates=candidates)
-    return chosen
-
-
 def _ratio(value: float | None, reference: float | None) -> float | None:
     return value / reference if value is not None and reference else None
 
 
-def summarise(results: Sequence[dict], chosen: dict[str, dict], split: str) -> dict[str, dict]:
-    """Per method (at its chosen setting): accuracy, calibration and cost over seeds, cost also as a ratio to CE.
+@dataclass(frozen=True)
+class SummaryRow:
+    """One method at its chosen sweep variant, over its seeds: accuracy, calibration and cost.
+
+    Attributes:
+        method: The method.
+        variant: Its chosen sweep variant.
+        seeds: The seeds of its runs, in order.
+        runs: The runs' names.
+        per_class: The mean accuracy of each class (``None`` for a class without samples).
+        top1: :func:`mean_std` of top-1 on the reported split.
+        topk: That of top-k.
+        ece: That of the ECE.
+        val_top1: That of the validation top-1 (what the best cheap baseline is chosen on).
+        cost: :func:`mean_std` of each of :data:`COST_KEYS`.
+        vs_ce: Each cost's mean as a ratio to CE's (``None`` without CE).
+    """
+
+    method: str
+    variant: Variant
+    seeds: tuple[int, ...]
+    runs: tuple[str, ...]
+    per_class: tuple[float | None, ...]
+    top1: dict
+    topk: dict
+    ece: dict
+    val_top1: dict
+    cost: dict[str, dict]
+    vs_ce: dict[str, float | None]
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.method]
+
+    def as_json(self) -> dict:
+        """The method's entry of ``results.json``'s ``summary``."""
+        return dict(label=self.label, setting=self.variant.as_dict(), seeds=list(self.seeds), runs=list(self.runs),
+                    per_class=list(self.per_class), top1=self.top1, topk=self.topk, ece=self.ece,
+                    val_top1=self.val_top1, **self.cost, **{f'{key}_vs_ce': v for key, v in self.vs_ce.items()})
+
+
+def summarise(results: Sequence[RunResult], chosen: dict[str, Choice], split: str) -> dict[str, SummaryRow]:
+    """Per method (at its chosen variant): accuracy, calibration and cost over seeds, cost also as a ratio to CE.
 
     Args:
-        results: :func:`run_result` of every run.
-        chosen: :func:`choose_settings`.
+        results: :func:`~mixskd_mm.compare.results.run_result` of every run.
+        chosen: :func:`~mixskd_mm.compare.results.choose_variants`.
         split: ``'test'`` or ``'val'``: where accuracy is reported.
 
     Returns:
-        ``{method: dict(top1=mean_std, topk=..., ece=..., per_class=[mean per class], seeds=[...], runs=[...],
-        train_seconds=..., images_per_s=..., max_rss_mib=..., *_vs_ce=...)}``.
+        ``{method: SummaryRow}``.
     """
     table = {}
-    for method, pick in chosen.items():
-        runs = sorted((r for r in results if r['method'] == method and r['setting'] == pick['setting']),
-                      key=lambda r: r['seed'])
-        per_class = [mean_std([r[split]['per_class'][c] for r in runs])['mean']
-                     for c in range(len(runs[0][split]['per_class']))]
-        row = dict(label=LABELS[method], setting=pick['setting'], seeds=[r['seed'] for r in runs],
-                   runs=[r['name'] for r in runs], per_class=per_class,
-                   **{key: mean_std([r[split][key] for r in runs]) for key in ('top1', 'topk', 'ece')},
-                   val_top1=mean_std([r['val']['top1'] for r in runs]))
-        for key in COST_KEYS:
-            row[key] = mean_std([r['cost'][key] for r in runs])
-        table[method] = row
+    for method, choice in chosen.items():
+        runs = of_variant(results, method, choice.variant)
+        per_class = tuple(mean_std([r.on(split)['per_class'][c] for r in runs])['mean']
+                          for c in range(len(runs[0].on(split)['per_class'])))
+        top1, topk, ece = (mean_std([r.on(split)[key] for r in runs]) for key in ('top1', 'topk', 'ece'))
+        table[method] = SummaryRow(method, choice.variant, tuple(r.key.seed for r in runs),
+                                   tuple(r.run.name for r in runs), per_class, top1, topk, ece,
+                                   mean_std([r.val['top1'] for r in runs]),
+                                   {key: mean_std([r.cost[key] for r in runs]) for key in COST_KEYS}, {})
     ce = table.get('ce')
-    for row in table.values():
-        for key in COST_KEYS:
-            row[f'{key}_vs_ce'] = _ratio(row[key]['mean'], ce[key]['mean']) if ce else None
-    return table
+    return {method: replace(row, vs_ce={key: _ratio(row.cost[key]['mean'], ce.cost[key]['mean']) if ce else None
+                                        for key in COST_KEYS}) for method, row in table.items()}
 
 
-def best_cheap_baseline(table: dict[str, dict]) -> str | None:
+def best_cheap_baseline(table: dict[str, SummaryRow]) -> str | None:
     """Of Mixup and CutMix, the one with the better mean *validation* top-1 (so the choice never sees test data)."""
     present = [m for m in CHEAP_BASELINES if m in table]
-    return max(present, key=lambda m: table[m]['val_top1']['mean']) if present else None
+    return max(present, key=lambda m: table[m].val_top1['mean']) if present else None
 
 
-def per_seed(results: Sequence[dict], method: str, setting: dict, split: str, key: str = 'top1') -> dict[int, float]:
-    """``{seed: value}`` of one method at one setting."""
-    return {r['seed']: r[split][key] for r in results if r['method'] == method and r['setting'] == setting}
+def per_seed(results: Sequence[RunResult], method: str, variant: Variant, split: str,
+             key: str = 'top1') -> dict[int, float]:
+    """``{seed: value}`` of one method at one sweep variant."""
+    return {r.key.seed: r.on(split)[key] for r in of_variant(results, method, variant)}
 
 
-def comparisons(results: Sequence[dict], table: dict[str, dict], split: str) -> list[dict]:
+def comparisons(results: Sequence[RunResult], chosen: dict[str, Choice], table: dict[str, SummaryRow],
+                split: str) -> list[dict]:
     """Paired differences of each MixSKD variant to CE and to the best cheap baseline, on top-1 and ECE.
 
     Args:
         results: :func:`run_result` of every run.
+        chosen: :func:`choose_variants`.
         table: :func:`summarise`.
         split: Where accuracy is reported.
 
@@ -210,31 +178,33 @@ def comparisons(results: Sequence[dict], table: dict[str, dict], split: str) -> 
         for base in baselines:
             pair: dict[str, Any] = dict(method=method, baseline=base)
             for key in ('top1', 'ece'):
-                a = per_seed(results, method, table[method]['setting'], split, key)
-                b = per_seed(results, base, table[base]['setting'], split, key)
+                a = per_seed(results, method, chosen[method].variant, split, key)
+                b = per_seed(results, base, chosen[base].variant, split, key)
                 seeds = sorted(set(a) & set(b))
                 pair[key] = paired_difference([a[s] for s in seeds], [b[s] for s in seeds])
                 pair['seeds'] = seeds
-            pair['time_ratio'] = _ratio(table[method]['train_seconds']['mean'], table[base]['train_seconds']['mean'])
+            pair['time_ratio'] = _ratio(table[method].cost['train_seconds']['mean'],
+                                        table[base].cost['train_seconds']['mean'])
             out.append(pair)
     return out
 
 
-def transfer_summary(transfers: Sequence[dict], table: dict[str, dict]) -> dict[str, dict]:
+def transfer_summary(transfers: Sequence[TransferResult], table: dict[str, SummaryRow]) -> dict[str, dict]:
     """Per task: each backbone's metric over seeds, and paired differences of MixSKD variants to the baselines.
 
     Args:
-        transfers: One dict per fine-tune: ``task``, ``method``, ``seed``, ``metric``, ``value``.
+        transfers: Every fine-tune's result.
         table: :func:`summarise` (for the best cheap baseline).
 
     Returns:
         ``{task: dict(metric=..., per_method={method: mean_std}, comparisons=[...])}``.
     """
     out = {}
-    for task in dict.fromkeys(t['task'] for t in transfers):
-        rows = [t for t in transfers if t['task'] == task]
-        methods = list(dict.fromkeys(t['method'] for t in rows))
-        values = {m: {t['seed']: t['value'] for t in rows if t['method'] == m} for m in methods}
+    for task in dict.fromkeys(t.fine_tune.task.name for t in transfers):
+        rows = [t for t in transfers if t.fine_tune.task.name == task]
+        methods = list(dict.fromkeys(t.fine_tune.backbone.method for t in rows))
+        values = {m: {t.fine_tune.backbone.seed: t.value for t in rows if t.fine_tune.backbone.method == m}
+                  for m in methods}
         pairs = []
         for method in (m for m in MIXSKD_METHODS if m in values):
             for base in (b for b in ('ce', best_cheap_baseline(table)) if b in values):
@@ -242,20 +212,20 @@ def transfer_summary(transfers: Sequence[dict], table: dict[str, dict]) -> dict[
                 pairs.append(dict(method=method, baseline=base, seeds=seeds,
                                   value=paired_difference([values[method][s] for s in seeds],
                                                           [values[base][s] for s in seeds])))
-        out[task] = dict(metric=rows[0]['metric'], per_method={m: mean_std(list(values[m].values())) for m in methods},
-                         comparisons=pairs)
+        per_method = {m: mean_std(list(values[m].values())) for m in methods}
+        out[task] = dict(metric=rows[0].fine_tune.metric, per_method=per_method, comparisons=pairs)
     return out
 
 
-def pooled_reliability(results: Sequence[dict], table: dict[str, dict], split: str,
+def pooled_reliability(results: Sequence[RunResult], table: dict[str, SummaryRow], split: str,
                        num_bins: int = 15) -> dict[str, dict]:
     """Reliability bins per method, over the samples of all its seeds (for the diagram)."""
     out = {}
     for method, row in table.items():
         probs, labels = [], []
         for r in results:
-            if r['name'] in row['runs']:
-                s = load_scores(osp.join(r['work_dir'], f'{split}_scores.npz'))
+            if r.run.name in row.runs:
+                s = load_scores(osp.join(r.run.work_dir, f'{split}_scores.npz'))
                 probs.append(s['probs'])
                 labels.append(s['labels'])
         bins = reliability_bins(np.concatenate(probs), np.concatenate(labels), num_bins)

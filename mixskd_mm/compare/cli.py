@@ -13,20 +13,17 @@ from functools import partial
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
 from . import analysis
-from .configs import DEFAULT_METHODS, LAYOUTS, METHODS
+from .configs import DEFAULT_METHODS, LAYOUTS, METHODS, Pretraining
 from .data import EMBEDDED, DataError, prepare_data
+from .logs import add_cost
 from .options import check_options
+from .plan import Comparison, Settings
 from .plots import write_plots
 from .processes import ToolPool
-from .report import console_table, report_markdown
-from .study import (
-    PretrainRun,
-    SettingsChanged,
-    check_settings,
-    parse_sweep,
-    plan_pretraining,
-    record_settings,
-)
+from .report import build_report
+from .results import Choice, RunResult, choose_variants, run_result
+from .study import PretrainRun, SettingsChanged, check_settings, plan_pretraining, record_settings
+from .transfer.runs import FineTune, TransferResult, fine_tune, plan_transfer, read_transfers
 
 DESCRIPTION = 'Does MixSKD pay off on my data? Compare CE, Mixup, CutMix and MixSKD pretraining, honestly.'
 #: the methods' training cost, most expensive first (runs start in this order so that no long run starts last)
@@ -92,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse and check the command line; fill in the defaults that depend on other options."""
+    """Parse and check the command line; fill in the running options that depend on other options (the defaults of
+    the settings, such as the learning rate, are :class:`~mixskd_mm.compare.plan.Settings`')."""
     args = build_parser().parse_args(argv)
     check_options(args)
     args.methods = [m.strip() for m in args.methods.split(',') if m.strip()]
@@ -101,32 +99,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         raise SystemExit(f'--methods: unknown {unknown}; choose from {", ".join(METHODS)}')
     if len(set(args.seeds)) != len(args.seeds):
         raise SystemExit(f'--seeds repeats a seed: {args.seeds}')
-    if args.lr is None:
-        args.lr = round(0.05 * args.batch / 64, 6)
-    for flag in ('det', 'seg'):
-        if getattr(args, f'{flag}_config') and getattr(args, f'{flag}_data'):
+    for flag, config, folder in (('det', args.det_config, args.det_data), ('seg', args.seg_config, args.seg_data)):
+        if config and folder:
             raise SystemExit(f'give --{flag}-config or --{flag}-data, not both')
     args.gpus = [g.strip() for g in args.gpus.split(',') if g.strip()] if args.gpus else []
     args.jobs = len(args.gpus) or args.jobs or min(2, os.cpu_count() or 1)
     args.out = osp.abspath(args.out)
     return args
-
-
-def settings_of(args: argparse.Namespace) -> dict:
-    """What decides the numbers of a comparison (recorded in ``settings.json``; jobs and GPUs do not count)."""
-    def path(p):
-        return osp.abspath(p) if p else None
-    return dict(data=args.data if args.data == EMBEDDED else path(args.data), model=args.model,
-                img_size=args.img_size, epochs=args.epochs, batch=args.batch, lr=args.lr, methods=args.methods,
-                seeds=args.seeds, sweep=args.sweep, val_fraction=args.val_fraction, max_per_class=args.max_per_class,
-                embedded=dict(per_class=args.per_class, val_per_class=args.val_per_class,
-                              data_root=path(args.data_root)) if args.data == EMBEDDED else None,
-                workers=args.workers, det_config=path(args.det_config), seg_config=path(args.seg_config),
-                det_data=path(args.det_data), seg_data=path(args.seg_data),
-                det_iters=args.det_iters if args.det_data else None,
-                seg_iters=args.seg_iters if args.seg_data else None, transfer_seeds=args.transfer_seeds,
-                det_options=args.det_options, seg_options=args.seg_options, **({'amp': True} if args.amp else {}),
-                **({'drop_duplicates': True} if args.drop_duplicates else {}))
 
 
 def check_amp(gpus: str | None) -> None:
@@ -147,48 +126,47 @@ def check_amp(gpus: str | None) -> None:
         raise RuntimeError(f'--amp on this CPU: {reason}. Leave --amp out (fp32), or run on GPUs with --gpus')
 
 
-def load_data(args: argparse.Namespace) -> dict:
+def load_data(settings: Settings, out: str) -> dict:
     """The data summary: read once, then kept in ``OUT/data/data.json``."""
-    path = osp.join(args.out, 'data', 'data.json')
+    path = osp.join(out, 'data', 'data.json')
     if osp.isfile(path):
         with open(path) as f:
             return json.load(f)
-    embedded = dict(per_class=args.per_class, val_per_class=args.val_per_class, data_root=args.data_root)
-    return prepare_data(args.data, args.out, args.val_fraction, max_per_class=args.max_per_class,
-                        embedded=embedded, drop_duplicates=args.drop_duplicates)
+    embedded = dict(per_class=settings.per_class, val_per_class=settings.val_per_class, data_root=settings.data_root)
+    return prepare_data(settings.data, out, settings.val_fraction, max_per_class=settings.max_per_class,
+                        embedded=embedded, drop_duplicates=settings.drop_duplicates)
 
 
-def _log(args: argparse.Namespace, name: str) -> str:
-    return osp.join(args.out, 'logs', f'{name}.log')
+def _log(out: str, name: str) -> str:
+    return osp.join(out, 'logs', f'{name}.log')
 
 
-def pretrain(pool: ToolPool, run: PretrainRun, iters_per_epoch: int, args: argparse.Namespace) -> PretrainRun:
+def pretrain(pool: ToolPool, run: PretrainRun, pretraining: Pretraining, out: str) -> PretrainRun:
     """Train (or resume) one run, then evaluate the test split once; record what each step cost."""
-    from .study import add_cost
     if not run.trained:
-        resume = run.resumable
-        result = pool.run(f'{run.name}{" (resume)" if resume else ""}', run.train_args(resume), _log(args, run.name),
-                          iters_per_epoch * run.epochs, iters_per_epoch)
+        resume, per_epoch = run.resumable, pretraining.iters_per_epoch
+        result = pool.run(f'{run.name}{" (resume)" if resume else ""}', run.train_args(resume), _log(out, run.name),
+                          per_epoch * run.epochs, per_epoch)
         add_cost(run.work_dir, 'train', result.seconds, result.max_rss_mib)
         scores, checkpoint = osp.join(run.work_dir, 'val_scores.npz'), run.checkpoint
         if osp.getmtime(scores) < osp.getmtime(checkpoint):
             raise RuntimeError(f'{run.name}: the final validation did not run after {checkpoint} was written (the '
                                f'run was interrupted during it). Delete {run.work_dir} and rerun to train it again.')
     if not run.tested:
-        result = pool.run(f'{run.name} test', run.test_args(), _log(args, run.name + '_test'))
+        result = pool.run(f'{run.name} test', run.test_args(), _log(out, run.name + '_test'))
         add_cost(run.work_dir, 'test', result.seconds, result.max_rss_mib)
     return run
 
 
-def print_commands(runs: Sequence[PretrainRun], transfers: Sequence[dict]) -> None:
+def print_commands(runs: Sequence[PretrainRun], fine_tunes: Sequence[FineTune]) -> None:
     """Print every command (finished ones commented), for a scheduler (see tools/slurm_train.sh)."""
     for run in runs:
         prefix = '# done: ' if run.finished else ''
-        for command in run.commands():
-            print(prefix + 'python ' + ' '.join(command))
-    for t in transfers:
-        print(('# done: ' if t['done'] else '') + t['command'])
-    if not transfers and runs:
+        for line in run.command_lines():
+            print(prefix + line)
+    for f in fine_tunes:
+        print(('# done: ' if f.done else '') + f.command)
+    if not fine_tunes and runs:
         print('# the fine-tune commands follow once pretraining is finished (they use its chosen backbones)')
     print('# on Slurm: GPUS=1 bash tools/slurm_train.sh PARTITION NAME CONFIG --work-dir DIR for each train command '
           '(srun python tools/test.py ... for the test commands); then rerun with --collect')
@@ -201,71 +179,79 @@ def main(argv: Sequence[str] | None = None) -> dict:
     start = time.time()
     if args.amp:
         check_amp(args.gpus)
-    settings = settings_of(args)
-    check_settings(args.out, settings)
-    data = load_data(args)
-    record_settings(args.out, settings)
-    split = 'test' if data['has_test'] else 'val'
-    pre = dict(model=args.model, img_size=args.img_size or data['img_size'], epochs=args.epochs, batch=args.batch,
-               lr=args.lr, workers=args.workers, channels_last=args.channels_last, amp=args.amp)
-    runs = plan_pretraining(args.out, args.methods, args.seeds, parse_sweep(args.sweep), data, pre)
+    settings = Settings.from_args(args)
+    check_settings(args.out, settings.recorded())
+    data = load_data(settings, args.out)
+    record_settings(args.out, settings.recorded())
+    comparison = Comparison.build(settings, data, args.out, args.jobs, args.channels_last)
+    runs = plan_pretraining(comparison.out, settings.methods, settings.seeds, comparison.variants, data,
+                            comparison.pretraining)
     pool = ToolPool(args.jobs, args.gpus, progress=not args.no_progress)
-    pending = [r for r in runs if not r.finished]
-    if args.print_commands and pending:
+    if args.print_commands and not all(r.finished for r in runs):
         print_commands(runs, [])
         return {}
-    iters_per_epoch = -(-data['splits']['train']['images'] // args.batch)
-    if pending and not args.collect:
+    pretrain_all(pool, runs, comparison, args.collect)
+    results = {r.key: run_result(r, comparison.pretraining) for r in runs}
+    chosen = choose_variants(list(results.values()))
+    fine_tunes = plan_transfer(comparison, chosen, results)
+    if args.print_commands:
+        print_commands(runs, fine_tunes)
+        return {}
+    fine_tune_all(pool, fine_tunes, comparison.out, args.collect)
+    transfers = read_transfers(fine_tunes)
+    return write_report(comparison, list(results.values()), chosen, transfers, time.time() - start)
+
+
+def pretrain_all(pool: ToolPool, runs: Sequence[PretrainRun], comparison: Comparison, collect: bool) -> None:
+    """Train the unfinished runs (unless ``collect``), the most expensive methods first.
+
+    Raises:
+        RuntimeError: naming the runs still unfinished.
+    """
+    pending = [r for r in runs if not r.finished]
+    if pending and not collect:
         print(f'[compare] {len(pending)} of {len(runs)} pretraining runs to do, {pool.jobs} at a time '
               f'({pool.threads} thread(s) each)', flush=True)
         longest_first = sorted(pending, key=lambda r: COST_RANK.get(r.method, len(COST_RANK)))  # a short tail
-        pool.map([partial(pretrain, pool, r, iters_per_epoch, args) for r in longest_first])
+        pool.map([partial(pretrain, pool, r, comparison.pretraining, comparison.out) for r in longest_first])
     unfinished = [r.name for r in runs if not r.finished]
     if unfinished:
         raise RuntimeError(f'{len(unfinished)} pretraining run(s) have not finished: {", ".join(unfinished)}. Run '
                            f'their commands (--print-commands), or rerun without --collect.')
-    topk = min(5, len(data['classes']))
-    results = [analysis.run_result(r, args.batch, topk, data['splits']['train']['images']) for r in runs]
-    chosen = analysis.choose_settings(results)
-    from .transfer.runs import fine_tune, plan_transfer, transfer_value
-    specs = plan_transfer(args, chosen, results)
-    if args.print_commands:
-        print_commands(runs, specs)
-        return {}
-    todo = [s for s in specs if not s['done']]
-    if todo and not args.collect:
+
+
+def fine_tune_all(pool: ToolPool, fine_tunes: Sequence[FineTune], out: str, collect: bool) -> None:
+    """Run the fine-tunes not done yet (unless ``collect``)."""
+    todo = [f for f in fine_tunes if not f.done]
+    if todo and not collect:
         print(f'[compare] {len(todo)} fine-tune(s) to do', flush=True)
-        pool.map([partial(fine_tune, pool, s, _log(args, osp.basename(s['work_dir']))) for s in todo])
-    transfers = []
-    for s in specs:
-        value = transfer_value(s)
-        if value is None:
-            raise RuntimeError(f'fine-tune {s["work_dir"]} has not finished: {s["command"]}')
-        transfers.append(dict({k: v for k, v in s.items() if k != 'args'}, value=value))
-    return write_report(args, data, split, runs, results, chosen, transfers, time.time() - start)
+        pool.map([partial(fine_tune, pool, f, _log(out, f.name)) for f in todo])
 
 
-def write_report(args: argparse.Namespace, data: dict, split: str, runs: Sequence[PretrainRun],
-                 results: Sequence[dict], chosen: dict, transfers: Sequence[dict], seconds: float) -> dict:
-    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into ``--out``."""
+def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
+                 transfers: Sequence[TransferResult], seconds: float) -> dict:
+    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder."""
+    c, split, data = comparison, comparison.split, dict(comparison.data)
     table = analysis.summarise(results, chosen, split)
-    pairs = analysis.comparisons(results, table, split)
+    pairs = analysis.comparisons(results, chosen, table, split)
     transfer = analysis.transfer_summary(transfers, table)
     reliability = analysis.pooled_reliability(results, table, split)
-    plots = write_plots(table, reliability, data['classes'], split, args.out)
-    settings = dict(settings_of(args), img_size=args.img_size or data['img_size'], jobs=args.jobs,
-                    channels_last=args.channels_last)
-    text = report_markdown(data, settings, table, pairs, chosen, transfer, results, transfers, split, plots)
-    atomic_write_bytes(text.encode(), osp.join(args.out, 'report.md'))
-    out = dict(settings=settings, data={k: v for k, v in data.items()}, split=split, summary=table,
-               comparisons=pairs, chosen=chosen, transfer=transfer, transfers=transfers, runs=results,
+    plots = write_plots(table, reliability, data['classes'], split, c.out)
+    settings = c.described()
+    commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
+    report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk)
+    atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
+    out = dict(settings=settings, data=data, split=split, summary={m: row.as_json() for m, row in table.items()},
+               comparisons=pairs,
+               chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
+               transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
                reliability=reliability, plots=plots, seconds=round(seconds, 1))
-    atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(args.out, 'results.json'))
-    print('\n'.join(console_table(table, transfer)))
-    print(f'\n[compare] {text.split("## Verdict")[1].split("## Setup")[0].strip()}')
+    atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(c.out, 'results.json'))
+    print('\n'.join(report.console))
+    print(f'\n[compare] {report.verdict}')
     if data.get('duplicates', {}).get('message'):  # said when the data were read, and again beside the numbers
         print(f'[compare] warning: {data["duplicates"]["message"]}')
-    print(f'[compare] wrote {args.out}/report.md, results.json and {len(plots)} plots', flush=True)
+    print(f'[compare] wrote {c.out}/report.md, results.json and {len(plots)} plots', flush=True)
     return out
 
 

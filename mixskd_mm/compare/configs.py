@@ -1,4 +1,4 @@
-"""The config file of every pretraining run of a comparison: one method, one seed, one sweep setting.
+"""The config file of every pretraining run of a comparison: one method, one seed, one sweep variant.
 
 Every run gets the same data, pipeline, schedule and seed list; only ``model`` differs between methods:
 
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import copy
 import os.path as osp
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from mmengine.config import Config
 
@@ -35,6 +36,46 @@ CHEAP_BASELINES = ('mixup', 'cutmix')
 #: what every generated config starts from (``configs/_base_/``): our runtime, and the CPU schedule (SGD, a warm-up
 #: epoch, cosine decay) that :func:`method_config` stretches to the comparison's epochs and learning rate
 BASES = ('_base_/default_runtime.py', '_base_/schedules/cpu_sgd_cosine_10e.py')
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """The schedule every pretraining run of a comparison shares, with what it comes to on the data.
+
+    Attributes:
+        model: A timm CNN.
+        img_size: Side of the training crops.
+        epochs: Training epochs.
+        batch: Images per iteration.
+        lr: The SGD learning rate.
+        workers: Data-loader worker processes.
+        topk: The k of top-k (5, or the number of classes when fewer).
+        iters_per_epoch: Iterations of one epoch over the training split.
+        channels_last: One of :data:`LAYOUTS` (a speed setting: results change at float rounding only).
+        amp: Mixed precision (``tools/train.py --amp``).
+    """
+
+    model: str
+    img_size: int
+    epochs: int
+    batch: int
+    lr: float
+    workers: int
+    topk: int
+    iters_per_epoch: int
+    channels_last: str = 'off'
+    amp: bool = False
+
+    @classmethod
+    def on(cls, data: Mapping, **schedule) -> Pretraining:
+        """The schedule on ``data`` (a data summary): ``topk`` and ``iters_per_epoch`` computed here, once.
+
+        Args:
+            data: The summary :func:`~mixskd_mm.compare.data.prepare_data` returned.
+            **schedule: The other attributes.
+        """
+        return cls(topk=min(5, len(data['classes'])),
+                   iters_per_epoch=-(-data['splits']['train']['images'] // schedule['batch']), **schedule)
 
 
 def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[float],
@@ -124,7 +165,7 @@ def _schedule(bases: Sequence[dict], epochs: int) -> list[dict]:
     return [warmup, dict(decay, begin=warmup['end'], end=epochs, T_max=epochs - warmup['end'])]
 
 
-def method_config(method: str, data: dict, data_dir: str, settings: dict) -> Config:
+def method_config(method: str, data: dict, data_dir: str, pretraining: Pretraining) -> Config:
     """The complete config of a method's runs, before a run's seed and work directory (:func:`run_config`).
 
     It is our bases (:func:`base_config`) with the comparison's data, model, schedule length and learning rate, and
@@ -134,22 +175,21 @@ def method_config(method: str, data: dict, data_dir: str, settings: dict) -> Con
         method: One of :data:`METHODS`.
         data: The summary :func:`~mixskd_mm.compare.data.prepare_data` returned.
         data_dir: The folder with ``classes.txt`` and the split lists.
-        settings: ``model``, ``img_size``, ``epochs``, ``batch``, ``lr``, ``workers``, optionally ``channels_last``.
+        pretraining: The schedule every method shares.
 
     Returns:
         The config: the bases' seed, no ``work_dir``, score files without a folder.
     """
-    num_classes, epochs, batch = len(data['classes']), settings['epochs'], settings['batch']
-    iters = -(-data['splits']['train']['images'] // batch)
-    pipe, topk, workers = pipelines(settings['img_size']), min(5, num_classes), settings['workers']
+    p = pretraining
+    epochs, batch, iters, topk, workers = p.epochs, p.batch, p.iters_per_epoch, p.topk, p.workers
+    pipe = pipelines(p.img_size)
     cfg = base_config()
     cfg.merge_from_dict(dict(
-        model=model_config(method, settings['model'], num_classes, data['mean'], data['std'],
-                           settings.get('channels_last', 'off')),
+        model=model_config(method, p.model, len(data['classes']), data['mean'], data['std'], p.channels_last),
         train_dataloader=_loader(data_dir, 'train', pipe['train'], batch, workers, True),
         val_dataloader=_loader(data_dir, 'val', pipe['test'], max(batch, 64), workers, False),
         val_evaluator=_evaluator(topk, 'val_scores.npz'),
-        optim_wrapper=dict(optimizer=dict(lr=settings['lr'])),
+        optim_wrapper=dict(optimizer=dict(lr=p.lr)),
         param_scheduler=_schedule(cfg.param_scheduler, epochs),
         # validation every epoch: each one draws a loader seed from torch's RNG, so its frequency is part of the
         # training's random stream (and the last epoch's val_scores.npz are what the comparison chooses on)
@@ -177,7 +217,7 @@ def run_config(config: Config, seed: int, work_dir: str, overrides: dict | None 
         config: The method's config (left unchanged).
         seed: ``randomness.seed`` of the run.
         work_dir: The run's work directory (checkpoints, logs, ``backbone.safetensors``, score files).
-        overrides: ``{dotted.key: value}`` of a sweep setting, applied last.
+        overrides: ``{dotted.key: value}`` of a sweep variant, applied last.
 
     Returns:
         The config (its ``pretty_text`` is a complete file, no ``_base_``).

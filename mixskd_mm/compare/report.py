@@ -1,9 +1,15 @@
 """``report.md`` and the verdict of a comparison, written from the numbers of :mod:`.analysis` (nothing typed in)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .configs import LABELS
+
+if TYPE_CHECKING:
+    from .analysis import SummaryRow
+    from .results import Choice
 
 
 def _pm(stat: dict, digits: int = 2) -> str:
@@ -94,35 +100,52 @@ def verdict(pairs: Sequence[dict], transfer: dict[str, dict], split: str) -> str
     return ' '.join(sentences)
 
 
-def report_markdown(data: dict, settings: dict, table: dict[str, dict], pairs: Sequence[dict],
-                    chosen: dict[str, dict], transfer: dict[str, dict], runs: Sequence[dict],
-                    transfers: Sequence[dict], split: str, plots: Sequence[str]) -> str:
-    """The text of ``report.md``: the verdict, then one section per kind of number.
+@dataclass(frozen=True)
+class Report:
+    """The report of a comparison, in its parts.
+
+    Attributes:
+        verdict: The one-paragraph answer (:func:`verdict`).
+        markdown: The text of ``report.md``: the verdict, then one section per kind of number.
+        console: The short table for the terminal (:func:`console_table`).
+    """
+
+    verdict: str
+    markdown: str
+    console: tuple[str, ...]
+
+
+def build_report(data: dict, settings: dict, table: Mapping[str, SummaryRow], pairs: Sequence[dict],
+                 chosen: Mapping[str, Choice], transfer: dict[str, dict], commands: Sequence[str], split: str,
+                 plots: Sequence[str], topk: int) -> Report:
+    """The report, from the numbers of :mod:`.analysis`.
 
     Args:
         data: The data summary.
-        settings: The comparison's settings.
+        settings: The comparison's settings as ``results.json`` records them
+            (:meth:`~mixskd_mm.compare.plan.Comparison.described`).
         table: :func:`~mixskd_mm.compare.analysis.summarise`.
         pairs: :func:`~mixskd_mm.compare.analysis.comparisons`.
-        chosen: :func:`~mixskd_mm.compare.analysis.choose_settings`.
+        chosen: :func:`~mixskd_mm.compare.results.choose_variants`.
         transfer: :func:`~mixskd_mm.compare.analysis.transfer_summary`.
-        runs: Every pretraining run's result.
-        transfers: Every fine-tune's result.
+        commands: The command of every run and fine-tune, in order.
         split: Where the accuracies are measured.
         plots: The PNG files written beside the report.
+        topk: The k of top-k.
 
     Returns:
-        Markdown.
+        The report's parts.
     """
-    lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', verdict(pairs, transfer, split), '']
+    answer = verdict(pairs, transfer, split)
+    lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', answer, '']
     lines += _setup_section(data, settings, split)
-    lines += _results_section(data, settings, table)
+    lines += _results_section(settings, table, topk)
     lines += _pairs_section(pairs)
     lines += _per_class_section(data['classes'], table)
     lines += _sweep_section(chosen)
     lines += _transfer_sections(transfer)
-    lines += _runs_section(runs, transfers, plots)
-    return '\n'.join(lines) + '\n'
+    lines += _runs_section(commands, plots)
+    return Report(answer, '\n'.join(lines) + '\n', tuple(console_table(table, transfer)))
 
 
 def _setup_section(data: dict, settings: dict, split: str) -> list[str]:
@@ -149,19 +172,17 @@ def _setup_section(data: dict, settings: dict, split: str) -> list[str]:
     return lines + [f'- Note: {note}' for note in data.get('notes', [])]
 
 
-def _results_section(data: dict, settings: dict, table: dict[str, dict]) -> list[str]:
-    """One row per method: accuracy, calibration and cost, each cost also as a ratio to CE."""
-    k = min(5, len(data['classes']))
+def _results_section(settings: dict, table: Mapping[str, SummaryRow], k: int) -> list[str]:
+    """One row per method: accuracy, calibration and cost, each cost also as a ratio to CE (``k``: of top-k)."""
     lines = ['', '## Results', '',
              f'| method | top-1 (%) | top-{k} (%) | ECE (%) | train time (s) | vs CE | images/s | vs CE | '
              f'peak memory (MiB) | vs CE |', '|---|---|---|---|---|---|---|---|---|---|']
     for row in table.values():
-        on_gpu = row['peak_gpu_mib']['mean'] is not None
-        memory = row['peak_gpu_mib'] if on_gpu else row['max_rss_mib']
-        memory_ratio = row['peak_gpu_mib_vs_ce'] if on_gpu else row['max_rss_mib_vs_ce']
-        lines.append(f'| {row["label"]} | {_pm(row["top1"])} | {_pm(row["topk"])} | {_pm(row["ece"])} | '
-                     f'{_num(row["train_seconds"]["mean"], 0)} | {_num(row["train_seconds_vs_ce"], 2, "x")} | '
-                     f'{_num(row["images_per_s"]["mean"], 1)} | {_num(row["images_per_s_vs_ce"], 2, "x")} | '
+        memory_key = 'peak_gpu_mib' if row.cost['peak_gpu_mib']['mean'] is not None else 'max_rss_mib'
+        memory, memory_ratio = row.cost[memory_key], row.vs_ce[memory_key]
+        lines.append(f'| {row.label} | {_pm(row.top1)} | {_pm(row.topk)} | {_pm(row.ece)} | '
+                     f'{_num(row.cost["train_seconds"]["mean"], 0)} | {_num(row.vs_ce["train_seconds"], 2, "x")} | '
+                     f'{_num(row.cost["images_per_s"]["mean"], 1)} | {_num(row.vs_ce["images_per_s"], 2, "x")} | '
                      f'{_num(memory["mean"], 0)} | {_num(memory_ratio, 2, "x")} |')
     return lines + ['', f'Mean ± sample standard deviation over {len(settings["seeds"])} seed(s). Train time: wall '
                     'time of `tools/train.py` (validation included; summed over the attempts of a resumed run, an '
@@ -184,7 +205,7 @@ def _pairs_section(pairs: Sequence[dict]) -> list[str]:
                     'top-1.', '']
 
 
-def _per_class_section(classes: Sequence[str], table: dict[str, dict]) -> list[str]:
+def _per_class_section(classes: Sequence[str], table: Mapping[str, SummaryRow]) -> list[str]:
     """Each class's accuracy under CE and every other method's change from it."""
     if 'ce' not in table:
         return []
@@ -192,23 +213,23 @@ def _per_class_section(classes: Sequence[str], table: dict[str, dict]) -> list[s
     lines = ['## Per-class accuracy change vs CE (percentage points, mean over seeds)', '',
              '| class | CE | ' + ' | '.join(LABELS[m] for m in others) + ' |', '|---|---|' + '---|' * len(others)]
     for c, name in enumerate(classes):
-        ce = table['ce']['per_class'][c]
-        cells = ['—' if ce is None or table[m]['per_class'][c] is None else
-                 f'{table[m]["per_class"][c] - ce:+.1f}' for m in others]
+        ce = table['ce'].per_class[c]
+        values = [table[m].per_class[c] for m in others]
+        cells = ['—' if ce is None or v is None else f'{v - ce:+.1f}' for v in values]
         lines.append(f'| {name} | {_num(ce, 1)} | ' + ' | '.join(cells) + ' |')
     return lines + ['']
 
 
-def _sweep_section(chosen: dict[str, dict]) -> list[str]:
-    """Every swept setting's validation top-1 and the one chosen (nothing without a sweep)."""
-    if not any(len(c['candidates']) > 1 for c in chosen.values()):
+def _sweep_section(chosen: Mapping[str, Choice]) -> list[str]:
+    """Every sweep variant's validation top-1 and the one chosen (nothing without a sweep)."""
+    if not any(len(c.candidates) > 1 for c in chosen.values()):
         return []
     lines = ['## Sweep (chosen on validation top-1)', '', '| method | setting | val top-1 (%) | chosen |',
              '|---|---|---|---|']
-    for method, pick in chosen.items():
-        for cand in pick['candidates']:
-            mark = 'yes' if cand['setting'] == pick['setting'] else ''
-            lines.append(f'| {LABELS[method]} | {cand["setting"] or "default"} | {cand["val_top1"]:.2f} | {mark} |')
+    for method, choice in chosen.items():
+        for cand in choice.candidates:
+            mark = 'yes' if cand.variant == choice.variant else ''
+            lines.append(f'| {LABELS[method]} | {cand.variant.as_dict() or "default"} | {cand.val_top1:.2f} | {mark} |')
     return lines + ['']
 
 
@@ -225,22 +246,19 @@ def _transfer_sections(transfer: dict[str, dict]) -> list[str]:
     return lines
 
 
-def _runs_section(runs: Sequence[dict], transfers: Sequence[dict], plots: Sequence[str]) -> list[str]:
+def _runs_section(commands: Sequence[str], plots: Sequence[str]) -> list[str]:
     """The exact command of every run and fine-tune, and the plots."""
     lines = ['## Runs', '', 'Every run is one of the project\'s tools on a config file kept in its work directory:',
-             '', '```bash']
-    for r in runs:
-        lines += r['commands']
-    lines += [t['command'] for t in transfers]
+             '', '```bash', *commands]
     return lines + ['```', '', 'Plots: ' + ', '.join(f'`{p}`' for p in plots) + '.']
 
 
-def console_table(table: dict[str, dict], transfer: dict[str, dict]) -> list[str]:
+def console_table(table: Mapping[str, SummaryRow], transfer: dict[str, dict]) -> list[str]:
     """A short table for the terminal."""
     lines = [f'{"method":<22} {"top-1 (%)":>16} {"ECE (%)":>14} {"time vs CE":>11}'
              + ''.join(f' {task:>16}' for task in transfer)]
     for method, row in table.items():
         cells = ''.join(f' {_pm(s["per_method"].get(method, dict(mean=None))):>16}' for s in transfer.values())
-        lines.append(f'{row["label"]:<22} {_pm(row["top1"]):>16} {_pm(row["ece"]):>14} '
-                     f'{_num(row["train_seconds_vs_ce"], 2, "x"):>11}' + cells)
+        lines.append(f'{row.label:<22} {_pm(row.top1):>16} {_pm(row.ece):>14} '
+                     f'{_num(row.vs_ce["train_seconds"], 2, "x"):>11}' + cells)
     return lines

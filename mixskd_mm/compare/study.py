@@ -4,7 +4,7 @@ Layout of ``--out``::
 
     settings.json                       the settings the folder was started with (a changed setting is refused)
     data/                               classes.txt, {train,val,test}.txt, data.json (see compare.data)
-    configs/NAME.py                     the config of one pretraining run (method, sweep setting, seed) or
+    configs/NAME.py                     the config of one pretraining run (method, sweep variant, seed) or
                                         fine-tune (TASK_METHOD_seedS), as tools/train.py trains it
     runs/NAME/                          a pretraining run's work dir: checkpoints, logs, backbone.safetensors,
                                         val_scores.npz, test_scores.npz, cost.json
@@ -17,18 +17,16 @@ its ``test_scores.npz`` exist; an unfinished one with a checkpoint is resumed wi
 """
 from __future__ import annotations
 
-import glob
 import itertools
 import json
 import os.path as osp
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
-from .configs import has_key, method_config, run_config
+from .configs import Pretraining, has_key, method_config, run_config
 
 
 class SettingsChanged(RuntimeError):
@@ -66,8 +64,8 @@ def record_settings(out: str, settings: dict) -> None:
         atomic_write_bytes(json.dumps(settings, indent=1, sort_keys=True).encode(), path)
 
 
-def parse_sweep(items: Sequence[str] | None) -> list[dict]:
-    """``['model.alpha=0.2,0.4', 'optim_wrapper.optimizer.lr=0.1,0.05']`` -> the grid of settings.
+def parse_sweep(items: Sequence[str] | None) -> list[Variant]:
+    """``['model.alpha=0.2,0.4', 'optim_wrapper.optimizer.lr=0.1,0.05']`` -> the grid of variants.
 
     Values are parsed as ``--cfg-options`` values are (numbers, booleans, strings).
 
@@ -75,13 +73,13 @@ def parse_sweep(items: Sequence[str] | None) -> list[dict]:
         items: ``KEY=V1,V2,...`` strings.
 
     Returns:
-        One ``{key: value}`` dict per grid point (``[{}]`` without a sweep).
+        One :class:`Variant` per grid point (``[Variant()]``, the defaults, without a sweep).
 
     Raises:
         ValueError: for an item without ``=`` or without values.
 
     Example:
-        >>> parse_sweep(['model.alpha=0.2,1'])
+        >>> [v.as_dict() for v in parse_sweep(['model.alpha=0.2,1'])]
         [{'model.alpha': 0.2}, {'model.alpha': 1}]
     """
     from mixskd_mm.engine.runner_setup import parse_cfg_options
@@ -91,36 +89,80 @@ def parse_sweep(items: Sequence[str] | None) -> list[dict]:
         if not sep or not key or not values.strip(','):
             raise ValueError(f'--sweep {item!r}: expected KEY=V1,V2,... (for example model.alpha=0.2,0.4,1.0)')
         axes.append([(key, parse_cfg_options([f'{key}={v}'])[key]) for v in values.split(',') if v])
-    return [dict(point) for point in itertools.product(*axes)] if axes else [{}]
-
-
-def setting_tag(setting: dict) -> str:
-    """A file-name-safe tag of a sweep setting (``{'model.alpha': 0.2}`` -> ``'alpha-0.2'``); ``''`` for none."""
-    return '_'.join(f'{key.split(".")[-1]}-{value}' for key, value in setting.items()).replace('/', '-')
+    return [Variant(tuple(point)) for point in itertools.product(*axes)] if axes else [Variant()]
 
 
 # -- runs ---------------------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
+class Variant:
+    """One point of the sweep: the config keys it sets and their values (none: the method's defaults).
+
+    Attributes:
+        overrides: ``((dotted.key, value), ...)`` in the order of the ``--sweep`` options.
+    """
+
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{dotted.key: value}``: what ``results.json`` records (as ``setting``) and the run's config applies."""
+        return dict(self.overrides)
+
+    @property
+    def tag(self) -> str:
+        """A file-name-safe tag (``model.alpha=0.2`` -> ``'alpha-0.2'``); ``''`` for the defaults."""
+        return '_'.join(f'{key.split(".")[-1]}-{value}' for key, value in self.overrides).replace('/', '-')
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """What tells one pretraining run of a comparison from the others (and names its folders).
+
+    Attributes:
+        method: The method (``compare.configs.METHODS``).
+        variant: The sweep variant it trains (the defaults without a sweep, or when the swept keys do not apply).
+        seed: Its seed.
+    """
+
+    method: str
+    variant: Variant
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """``METHOD[_TAG]_seedS``: the run's work directory and config file name."""
+        tag = self.variant.tag
+        return f'{self.method}{"_" + tag if tag else ""}_seed{self.seed}'
+
+
+@dataclass(frozen=True)
 class PretrainRun:
     """One pretraining run of a comparison.
 
     Attributes:
-        method: The method (``compare.configs.METHODS``).
-        seed: Its seed.
-        setting: The sweep setting it trains (``{}`` without a sweep, or when the swept keys do not apply).
+        key: Its method, sweep variant and seed.
         work_dir: Its work directory (``out/runs/NAME``); its config is ``out/configs/NAME.py``.
         epochs: Training epochs (the final checkpoint is ``epoch_{epochs}.pth``).
         has_test: Whether a test split is evaluated after training.
         amp: Whether it trains with mixed precision (``tools/train.py --amp``).
     """
 
-    method: str
-    seed: int
-    setting: dict
+    key: RunKey
     work_dir: str
     epochs: int
     has_test: bool
     amp: bool = False
+
+    @property
+    def method(self) -> str:
+        return self.key.method
+
+    @property
+    def seed(self) -> int:
+        return self.key.seed
+
+    @property
+    def variant(self) -> Variant:
+        return self.key.variant
 
     @property
     def name(self) -> str:
@@ -168,25 +210,28 @@ class PretrainRun:
         """Every command this run needs from scratch, in order."""
         return [self.train_args()] + ([self.test_args()] if self.has_test else [])
 
+    def command_lines(self) -> list[str]:
+        """:meth:`commands` as shell lines (``python tools/train.py ...``)."""
+        return [' '.join(['python', *command]) for command in self.commands()]
 
-def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], sweep: Sequence[dict], data: dict,
-                     settings: dict) -> list[PretrainRun]:
+
+def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], variants: Sequence[Variant], data: dict,
+                     pretraining: Pretraining) -> list[PretrainRun]:
     """Write each run's config (once) and return the runs, the longest methods first.
 
     Each method's config is built once (:func:`~mixskd_mm.compare.configs.method_config`); a run's is a copy with its
-    seed, work directory and sweep setting, written unless the file exists (a rerun keeps what its runs trained).
+    seed, work directory and sweep variant, written unless the file exists (a rerun keeps what its runs trained).
 
-    A sweep setting applies to a method when its config holds every swept key; a method it does not apply to runs
+    A sweep variant applies to a method when its config holds every swept key; a method it does not apply to runs
     once per seed, with its own defaults.
 
     Args:
         out: The comparison folder.
         methods: Methods to compare.
         seeds: Seeds, the same for every method.
-        sweep: Settings from :func:`parse_sweep`.
+        variants: Sweep variants from :func:`parse_sweep`.
         data: The data summary (``compare.data.prepare_data``).
-        settings: The pretraining settings (``model``, ``img_size``, ``epochs``, ``batch``, ``lr``, ``workers``,
-            optionally ``channels_last`` and ``amp``).
+        pretraining: The schedule every method shares.
 
     Returns:
         The runs.
@@ -194,73 +239,14 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], swe
     runs = []
     data_dir = osp.join(out, 'data')
     for method in methods:
-        config = method_config(method, data, data_dir, settings)
-        points = [s for s in sweep if s and all(has_key(config, key) for key in s)] or [{}]
-        for setting, seed in itertools.product(points, seeds):
-            tag = setting_tag(setting)
-            work_dir = osp.join(out, 'runs', f'{method}{"_" + tag if tag else ""}_seed{seed}')
-            run = PretrainRun(method, seed, setting, work_dir, settings['epochs'], data['has_test'],
-                              amp=bool(settings.get('amp')))
+        config = method_config(method, data, data_dir, pretraining)
+        points = [v for v in variants if v.overrides and all(has_key(config, key) for key, _ in v.overrides)]
+        for variant, seed in itertools.product(points or [Variant()], seeds):
+            key = RunKey(method, variant, seed)
+            run = PretrainRun(key, osp.join(out, 'runs', key.name), pretraining.epochs, data['has_test'],
+                              amp=pretraining.amp)
             if not osp.isfile(run.config):
-                atomic_write_bytes(run_config(config, seed, work_dir, setting).pretty_text.encode(), run.config)
+                atomic_write_bytes(run_config(config, seed, run.work_dir, variant.as_dict()).pretty_text.encode(),
+                                   run.config)
             runs.append(run)
     return runs
-
-
-# -- results of one run -------------------------------------------------------------------------------------------
-def scalars(work_dir: str) -> list[dict]:
-    """Every record of every ``scalars.json`` a run's attempts logged, oldest attempt first.
-
-    Args:
-        work_dir: The run's work directory.
-
-    Returns:
-        The records (``[]`` when nothing was logged yet).
-    """
-    records = []
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            records += [json.loads(line) for line in f if line.strip()]
-    return records
-
-
-def last_value(records: Sequence[dict], key: str) -> float | None:
-    """The last logged value of ``key``, or ``None``."""
-    values = [r[key] for r in records if key in r]
-    return float(values[-1]) if values else None
-
-
-def train_speed(records: Sequence[dict], batch: int) -> dict[str, float | None]:
-    """Seconds per iteration (median over the logged windows) and images/s from the training records' ``time``.
-
-    Args:
-        records: The run's records (:func:`scalars`).
-        batch: Images per iteration.
-
-    Returns:
-        ``iter_seconds``, ``images_per_s`` and ``peak_gpu_mib`` (mmengine logs ``memory`` on CUDA only), ``None``
-        where nothing was logged.
-    """
-    times = [r['time'] for r in records if 'lr' in r and 'time' in r]
-    memory = [r['memory'] for r in records if 'lr' in r and 'memory' in r]
-    times = times[1:] if len(times) > 2 else times  # the first window holds the start-up iterations
-    mean = float(np.median(times)) if times else None
-    return dict(iter_seconds=mean, images_per_s=batch / mean if mean else None,
-                peak_gpu_mib=float(max(memory)) if memory else None)
-
-
-def read_cost(work_dir: str) -> dict:
-    """The wall time and peak memory the comparison measured for a run (``cost.json``), or ``{}``."""
-    path = osp.join(work_dir, 'cost.json')
-    if not osp.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
-def add_cost(work_dir: str, step: str, seconds: float, max_rss_mib: float) -> None:
-    """Add one finished attempt's wall time and peak memory to the run's ``cost.json``."""
-    cost = read_cost(work_dir)
-    cost[f'{step}_seconds'] = round(cost.get(f'{step}_seconds', 0.0) + seconds, 2)
-    cost['max_rss_mib'] = round(max(cost.get('max_rss_mib', 0.0), max_rss_mib), 1)
-    atomic_write_bytes(json.dumps(cost, indent=1).encode(), osp.join(work_dir, 'cost.json'))

@@ -1,15 +1,16 @@
 """A comparison's generated configs start from our ``configs/_base_``: a change there reaches them."""
+import dataclasses
 import shutil
 
 from mmengine.config import Config
 
 from mixskd_mm.compare import configs
-from mixskd_mm.compare.study import parse_sweep, plan_pretraining
+from mixskd_mm.compare.study import Variant, parse_sweep, plan_pretraining
 from mixskd_mm.utils import locations
 
 DATA = dict(classes=['a', 'b', 'c'], splits=dict(train=dict(images=30)), mean=[120.0] * 3, std=[60.0] * 3,
             has_test=True)
-SETTINGS = dict(model='test_resnet', img_size=32, epochs=3, batch=8, lr=0.1, workers=0)
+PRETRAINING = configs.Pretraining.on(DATA, model='test_resnet', img_size=32, epochs=3, batch=8, lr=0.1, workers=0)
 #: edits to a copy of our bases: (file, old text, new text)
 EDITS = [
     ('default_runtime.py', 'window_size=10', 'window_size=7'),
@@ -37,7 +38,7 @@ def _copied_configs(tmp_path, monkeypatch, edits=()):
 
 def test_a_change_to_our_base_runtime_and_schedule_reaches_every_generated_config(tmp_path, monkeypatch):
     _copied_configs(tmp_path, monkeypatch, EDITS)
-    runs = plan_pretraining(str(tmp_path / 'out'), ['ce', 'mixskd'], [0, 1], [{}], DATA, SETTINGS)
+    runs = plan_pretraining(str(tmp_path / 'out'), ['ce', 'mixskd'], [0, 1], [Variant()], DATA, PRETRAINING)
     assert len(runs) == 4
     for run in runs:
         cfg = Config.fromfile(run.config)
@@ -78,7 +79,7 @@ def test_every_setting_of_our_runtime_reaches_the_generated_config(tmp_path, mon
     runtime = tmp_path / 'configs' / '_base_' / 'default_runtime.py'
     probed = _probed(Config.fromfile(str(runtime)).to_dict())
     runtime.write_text(Config(probed).pretty_text)
-    run = plan_pretraining(str(tmp_path / 'out'), ['mixskd'], [0], [{}], DATA, SETTINGS)[0]
+    run = plan_pretraining(str(tmp_path / 'out'), ['mixskd'], [0], [Variant()], DATA, PRETRAINING)[0]
     generated = _leaves(Config.fromfile(run.config).to_dict())
     own = ('default_hooks.logger.interval', 'default_hooks.checkpoint.', 'randomness.seed')  # configs.py says why
     probes = {place: generated.get(place) for place in _leaves(probed) if not place.startswith(own)}
@@ -88,7 +89,7 @@ def test_every_setting_of_our_runtime_reaches_the_generated_config(tmp_path, mon
 
 def test_the_written_config_is_complete_and_reads_back_as_built(tmp_path):
     config = configs.method_config('mixskd', dict(DATA, has_test=False), str(tmp_path / 'data'),
-                                   dict(SETTINGS, epochs=1))
+                                   dataclasses.replace(PRETRAINING, epochs=1))
     run = configs.run_config(config, 3, str(tmp_path / 'run'), {'model.alpha': 0.2})
     path = tmp_path / 'run.py'
     path.write_text(run.pretty_text)
@@ -106,7 +107,7 @@ def test_each_method_config_is_built_once(tmp_path, monkeypatch):
     base_config = configs.base_config
     monkeypatch.setattr(configs, 'base_config', lambda: loaded.append(1) or base_config())
     runs = plan_pretraining(str(tmp_path), ['ce', 'mixup'], [0, 1], parse_sweep(['model.alpha=0.2,1.0']), DATA,
-                            SETTINGS)
+                            PRETRAINING)
     assert [run.name for run in runs] == ['ce_seed0', 'ce_seed1', 'mixup_alpha-0.2_seed0', 'mixup_alpha-0.2_seed1',
                                           'mixup_alpha-1.0_seed0', 'mixup_alpha-1.0_seed1']
     assert len(loaded) == 2

@@ -5,7 +5,7 @@ import pytest
 from _helpers import ROOT
 
 from mixskd_mm.compare.processes import ToolPool
-from mixskd_mm.compare.transfer import RECIPES
+from mixskd_mm.compare.transfer import TASKS
 from mixskd_mm.utils import locations
 
 MARKER = os.path.join('_base_', 'default_runtime.py')
@@ -30,7 +30,7 @@ def _package(tmp_path, checkout: bool, package_data: bool):
 def test_in_this_checkout_the_recipes_and_tools_are_the_checkouts():
     assert locations.configs_dir() == os.path.join(ROOT, 'configs')
     assert locations.checkout_dir() == ROOT
-    for relative in RECIPES.values():  # the same absolute paths as before: generated leaves do not change
+    for relative in (task.recipe for task in TASKS.values()):  # the same paths as before: leaves do not change
         assert locations.config_path(relative) == os.path.join(ROOT, 'configs', relative)
 
 

@@ -22,9 +22,8 @@ Example:
 """
 from .common import (
     MANUAL_FIX,
-    RECIPES,
-    SCOPES,
     TASKS,
+    Task,
     metric_key,
     read_backbone_file,
     schedule_options,
@@ -35,5 +34,5 @@ from .leaf import LINE
 from .user import DEFAULT_STRIDES, MM_STAGE_NUMBERING, NORM_TYPES, write_user_leaf
 
 __all__ = ['DEFAULT_STRIDES', 'DET_LAYOUTS', 'LINE', 'MANUAL_FIX', 'MM_STAGE_NUMBERING', 'NORM_TYPES', 'PALETTE',
-           'RECIPES', 'SCOPES', 'SEG_LAYOUTS', 'TASKS', 'find_det_layout', 'find_seg_layout', 'metric_key',
+           'SEG_LAYOUTS', 'TASKS', 'Task', 'find_det_layout', 'find_seg_layout', 'metric_key',
            'read_backbone_file', 'schedule_options', 'schedule_overrides', 'write_folder_leaf', 'write_user_leaf']

@@ -1,11 +1,12 @@
-"""What both transfer writers share: the task names and recipes, the schedules, the metric a config logs, the
-exported backbone file (its metadata, and the TimmStageBackbone it describes, checked by loading it) and the
-anchor / RoI strides a CIFAR stem divides.
+"""What both transfer writers share: the table of tasks (names, scopes, recipes, metric units), the schedules, the
+metric a config logs, the exported backbone file (its metadata, and the TimmStageBackbone it describes, checked by
+loading it) and the anchor / RoI strides a CIFAR stem divides.
 """
 from __future__ import annotations
 
 import os.path as osp
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mixskd_mm.weights.files import load_into, read_weights
@@ -13,23 +14,47 @@ from mixskd_mm.weights.record import BackboneRecord
 
 from .leaf import Leaf
 
-#: what a task is called here, and in tools/demo.py
-TASKS = {'det': 'det', 'detection': 'det', 'seg': 'seg', 'segmentation': 'seg'}
-#: the default_scope of each task's configs
-SCOPES = {'det': 'mmdet', 'seg': 'mmseg'}
-#: our transfer recipes, relative to the configs folder (:func:`mixskd_mm.utils.locations.config_path`)
-RECIPES = {'det': 'demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fashion.py',
-           'seg': 'demo/fpn_test-resnet_1xb8-300i_composed-fashion.py'}
+
+# -- tasks ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """A transfer task: what it is called, which library runs it, our recipe for it and the unit of its metric.
+
+    Attributes:
+        key: ``'det'`` or ``'seg'``: the ``--det-*`` / ``--seg-*`` options, and the names of fine-tunes and leaves.
+        name: ``'detection'`` or ``'segmentation'``: the task in the report, ``results.json`` and tools/demo.py.
+        scope: The ``default_scope`` of the task's configs.
+        recipe: Our transfer recipe, relative to the configs folder (:func:`mixskd_mm.utils.locations.config_path`).
+        metric_scale: The factor that turns the logged metric into percent (mmdet logs AP as a fraction, mmseg logs
+            IoU in percent).
+    """
+
+    key: str
+    name: str
+    scope: str
+    recipe: str
+    metric_scale: float
+
+
+#: the one table of transfer tasks, by key
+TASKS = {task.key: task for task in (
+    Task('det', 'detection', 'mmdet', 'demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fashion.py', 100.0),
+    Task('seg', 'segmentation', 'mmseg', 'demo/fpn_test-resnet_1xb8-300i_composed-fashion.py', 1.0))}
 #: where a user is sent when a config cannot be converted automatically
 MANUAL_FIX = ('Make the change by hand as README.md, section "Use a MixSKD backbone in your own mmdet/mmseg config", '
               'shows (paste-in lines for an mmdet FPN detector and an mmseg ResNet-D8 model).')
 
 
-# -- tasks ----------------------------------------------------------------------------------------------------------
-def task_name(task: str) -> str:
-    if task not in TASKS:
+def task_of(task: str) -> Task:
+    """The task called ``task``: its key (``'det'``, ``'seg'``) or its name (``'detection'``, ``'segmentation'``).
+
+    Raises:
+        ValueError: for another word.
+    """
+    found = TASKS.get(task) or next((t for t in TASKS.values() if t.name == task), None)
+    if found is None:
         raise ValueError(f"task must be 'det' or 'seg', got {task!r}")
-    return TASKS[task]
+    return found
 
 
 # -- schedules ------------------------------------------------------------------------------------------------------
@@ -49,7 +74,7 @@ def schedule_overrides(task: str, iters: int) -> dict[str, int]:
     Raises:
         ValueError: an unknown task or fewer than 1 iteration.
     """
-    task = task_name(task)
+    task = task_of(task).key
     if int(iters) < 1:
         raise ValueError(f'iters must be at least 1, got {iters}')
     iters = int(iters)

@@ -157,7 +157,7 @@ def write_folder_leaf(folder: str, task: str, backbone_file: str, out_path: str,
         ValueError: the folder has neither layout of the task, no class names, classes the json does not have, or
             the backbone file records fewer than four stages.
     """
-    task = common.task_name(task)
+    task = common.task_of(task).key
     folder, layout, names = _folder_data(folder, task, classes)
     recipe, leaf = _recipe_leaf(task)
     model = leaf.work['model']
@@ -202,7 +202,7 @@ def _folder_data(folder: str, task: str, classes: list[str] | None) -> tuple[str
 def _recipe_leaf(task: str) -> tuple[str, Leaf]:
     """The path of the task's recipe, and a leaf over it."""
     from mmengine.config import Config
-    recipe = config_path(common.RECIPES[task])
+    recipe = config_path(common.TASKS[task].recipe)
     return recipe, Leaf(Config.fromfile(recipe).to_dict())
 
 

@@ -57,7 +57,7 @@ def write_user_leaf(config: str, task: str, backbone_file: str, out_path: str,
             stage numbering is unknown, a neck whose ``in_channels`` is not a list, ...); the message says what to
             change by hand.
     """
-    task = common.task_name(task)
+    task = common.task_of(task).key
     config, leaf, changes = _user_config(config, cfg_options)
     model, old, old_type = _user_backbone(leaf.work, task, config)
     info = common.read_backbone_file(backbone_file)
@@ -96,9 +96,9 @@ def _user_config(config: str, cfg_options: dict[str, Any] | None) -> tuple[str, 
 def _user_backbone(work: Mapping, task: str, config: str) -> tuple[Mapping, Mapping, str]:
     """The config's ``model``, its ``model.backbone`` and the backbone's type; refuses a config of the other task."""
     scope = work.get('default_scope')
-    if scope is not None and scope != common.SCOPES[task]:
+    if scope is not None and scope != common.TASKS[task].scope:
         raise ValueError(f'{config} is an {scope} config (default_scope={scope!r}), not a {task!r} one '
-                         f'({common.SCOPES[task]}); pass task={"det" if scope == "mmdet" else "seg"!r}')
+                         f'({common.TASKS[task].scope}); pass task={"det" if scope == "mmdet" else "seg"!r}')
     model = work.get('model')
     if not isinstance(model, Mapping) or not isinstance(model.get('backbone'), Mapping):
         raise ValueError(f'{config} has no model.backbone dict to replace, so there is nothing to put the MixSKD '
