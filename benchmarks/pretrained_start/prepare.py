@@ -30,8 +30,8 @@ def demo_indices(per_class: int, val_per_class: int, data_root: str | None) -> s
     """The Fashion-MNIST training indices the demo's data use (its file names are the indices)."""
     with tempfile.TemporaryDirectory() as tmp:
         write_embedded(tmp, per_class, val_per_class, data_root)
-        return {int(osp.splitext(name)[0]) for split in ('train', 'val') for _, _, files in os.walk(osp.join(tmp, split))
-                for name in files if name.endswith('.png')}
+        return {int(osp.splitext(name)[0]) for split in ('train', 'val')
+                for _, _, files in os.walk(osp.join(tmp, split)) for name in files if name.endswith('.png')}
 
 
 def write_folders(images: np.ndarray, labels: np.ndarray, names: list[str], folder: str, indices) -> None:
