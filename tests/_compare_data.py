@@ -8,7 +8,7 @@ from PIL import Image
 
 CLASSES = {0: 'shirt top', 1: 'trouser', 9: 'ankle boot'}  # a space in a name on purpose
 MODES = ('L', 'RGB', 'RGBA', 'P')
-TINY = ['--model', 'test_resnet', '--epochs', '1', '--batch', '8', '--no-progress', '--jobs', '1']
+TINY = ['--init', 'scratch', '--model', 'test_resnet', '--epochs', '1', '--batch', '8', '--no-progress', '--jobs', '1']
 
 
 def write_class_folders(root, per_class=(12, 4), seed=0, splits=('train', 'test')):

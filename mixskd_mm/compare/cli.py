@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from functools import partial
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
+from mixskd_mm.weights.file_checks import WeightsFileError
 
 from . import analysis
+from .across import write_across
 from .configs import DEFAULT_METHODS, LAYOUTS, METHODS, Pretraining
 from .data import EMBEDDED, DataError, prepare_data
 from .logs import add_cost
@@ -22,6 +24,7 @@ from .plots import write_plots
 from .processes import ToolPool
 from .report import build_report
 from .results import Choice, RunResult, choose_variants, run_result
+from .starts import parse_init, plan_starts, record_starts, start_folder
 from .study import PretrainRun, SettingsChanged, check_settings, plan_pretraining, record_settings
 from .transfer.runs import FineTune, TransferResult, fine_tune, plan_transfer, read_transfers
 
@@ -39,11 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', default='outputs/compare', help='output folder; rerun with the same one to resume')
     g = p.add_argument_group('pretraining')
     g.add_argument('--model', default='resnet18', help='timm CNN (default resnet18)')
+    g.add_argument('--init', default='timm', metavar='START[,START...]',
+                   help="where every backbone starts: 'scratch' (random weights), 'timm' (timm's ImageNet weights of "
+                        "--model, through the Hugging Face cache; the default), 'hf-hub:ORG/NAME', 'local-dir:PATH', "
+                        "a backbone file or a run directory. Several, comma-separated, make the start a factor: every "
+                        "method runs from each, and the report compares them. Weights are fetched once, before any run")
     g.add_argument('--img-size', type=int, default=None,
-                   help='training crop side (default: median shorter image side, rounded to 32, in 32..224)')
-    g.add_argument('--epochs', type=int, default=30)
+                   help='training crop side (default: from pretrained weights, the size their source records; else '
+                        'the median shorter image side, rounded to 32, in 32..224)')
+    g.add_argument('--epochs', type=int, default=None,
+                   help='training epochs (default: 30 from scratch, 15 from pretrained weights)')
     g.add_argument('--batch', type=int, default=32)
-    g.add_argument('--lr', type=float, default=None, help='SGD learning rate (default 0.05 * batch / 64)')
+    g.add_argument('--lr', type=float, default=None,
+                   help='SGD learning rate (default: 0.05 * batch / 64 from scratch, 0.01 * batch / 64 from pretrained '
+                        'weights; 1 warm-up epoch, then cosine decay)')
     g.add_argument('--methods', default=','.join(DEFAULT_METHODS),
                    help=f'comma-separated, from {",".join(METHODS)} (default {",".join(DEFAULT_METHODS)})')
     g.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
@@ -93,6 +105,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     the settings, such as the learning rate, are :class:`~mixskd_mm.compare.plan.Settings`')."""
     args = build_parser().parse_args(argv)
     check_options(args)
+    args.init = parse_init(args.init)
     args.methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown or not args.methods:
@@ -174,58 +187,73 @@ def print_commands(runs: Sequence[PretrainRun], fine_tunes: Sequence[FineTune]) 
 
 # -- main ---------------------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Run, resume or collect a comparison; returns what ``results.json`` holds (``{}`` with ``--print-commands``)."""
+    """Run, resume or collect a comparison; returns what ``results.json`` holds (``{}`` with ``--print-commands``).
+
+    With several starts (``--init scratch,timm``) each start is a comparison of its own in ``OUT/starts/LABEL``, and
+    ``OUT/results.json`` compares them (:mod:`~mixskd_mm.compare.across`); with one, the comparison is ``OUT``.
+    """
     args = parse_args(argv)
-    start = time.time()
+    began = time.time()
     if args.amp:
         check_amp(args.gpus)
     settings = Settings.from_args(args)
     check_settings(args.out, settings.recorded())
+    starts = plan_starts(settings.init, settings.model, args.out)  # every download happens here, before any run
     data = load_data(settings, args.out)
     record_settings(args.out, settings.recorded())
-    comparison = Comparison.build(settings, data, args.out, args.jobs, args.channels_last)
-    runs = plan_pretraining(comparison.out, settings.methods, settings.seeds, comparison.variants, data,
-                            comparison.pretraining)
+    record_starts(args.out, starts)
+    comparisons = [Comparison.build(settings, data, start_folder(args.out, p, len(starts) > 1), args.jobs,
+                                    args.channels_last, p, osp.join(args.out, 'data')) for p in starts]
+    runs = {c.start.label: plan_pretraining(c.out, settings.methods, settings.seeds, c.variants, data,
+                                            c.pretraining, c.data_dir) for c in comparisons}
     pool = ToolPool(args.jobs, args.gpus, progress=not args.no_progress)
-    if args.print_commands and not all(r.finished for r in runs):
-        print_commands(runs, [])
+    every_run = [(r, c) for c in comparisons for r in runs[c.start.label]]
+    if args.print_commands and not all(r.finished for r, _ in every_run):
+        print_commands([r for r, _ in every_run], [])
         return {}
-    pretrain_all(pool, runs, comparison, args.collect)
-    results = {r.key: run_result(r, comparison.pretraining) for r in runs}
-    chosen = choose_variants(list(results.values()))
-    fine_tunes = plan_transfer(comparison, chosen, results)
+    pretrain_all(pool, every_run, args.collect)
+    results = {c.start.label: {r.key: run_result(r, c.pretraining) for r in runs[c.start.label]} for c in comparisons}
+    chosen = {label: choose_variants(list(found.values())) for label, found in results.items()}
+    fine_tunes = {c.start.label: plan_transfer(c, chosen[c.start.label], results[c.start.label]) for c in comparisons}
     if args.print_commands:
-        print_commands(runs, fine_tunes)
+        print_commands([r for r, _ in every_run], [f for c in comparisons for f in fine_tunes[c.start.label]])
         return {}
-    fine_tune_all(pool, fine_tunes, comparison.out, args.collect)
-    transfers = read_transfers(fine_tunes)
-    return write_report(comparison, list(results.values()), chosen, transfers, time.time() - start)
+    fine_tune_all(pool, [(f, c.out) for c in comparisons for f in fine_tunes[c.start.label]], args.collect)
+    written = {c.start.label: write_report(c, list(results[c.start.label].values()), chosen[c.start.label],
+                                           read_transfers(fine_tunes[c.start.label]), time.time() - began)
+               for c in comparisons}
+    if len(starts) == 1:
+        return written[starts[0].label]
+    verdicts = {label: out['verdict'] for label, out in written.items()}
+    return write_across(args.out, settings.recorded(), starts, written, verdicts, time.time() - began)
 
 
-def pretrain_all(pool: ToolPool, runs: Sequence[PretrainRun], comparison: Comparison, collect: bool) -> None:
-    """Train the unfinished runs (unless ``collect``), the most expensive methods first.
+def pretrain_all(pool: ToolPool, runs: Sequence[tuple[PretrainRun, Comparison]], collect: bool) -> None:
+    """Train the unfinished runs (unless ``collect``), the most expensive methods first; each run with its
+    comparison's schedule, its log in its comparison's ``logs/``.
 
     Raises:
         RuntimeError: naming the runs still unfinished.
     """
-    pending = [r for r in runs if not r.finished]
+    pending = [(r, c) for r, c in runs if not r.finished]
     if pending and not collect:
         print(f'[compare] {len(pending)} of {len(runs)} pretraining runs to do, {pool.jobs} at a time '
               f'({pool.threads} thread(s) each)', flush=True)
-        longest_first = sorted(pending, key=lambda r: COST_RANK.get(r.method, len(COST_RANK)))  # a short tail
-        pool.map([partial(pretrain, pool, r, comparison.pretraining, comparison.out) for r in longest_first])
-    unfinished = [r.name for r in runs if not r.finished]
+        longest_first = sorted(pending, key=lambda rc: COST_RANK.get(rc[0].method, len(COST_RANK)))  # a short tail
+        pool.map([partial(pretrain, pool, r, c.pretraining, c.out) for r, c in longest_first])
+    several = len({c.start.label for _, c in runs}) > 1
+    unfinished = [f'{c.start.label}/{r.name}' if several else r.name for r, c in runs if not r.finished]
     if unfinished:
         raise RuntimeError(f'{len(unfinished)} pretraining run(s) have not finished: {", ".join(unfinished)}. Run '
                            f'their commands (--print-commands), or rerun without --collect.')
 
 
-def fine_tune_all(pool: ToolPool, fine_tunes: Sequence[FineTune], out: str, collect: bool) -> None:
-    """Run the fine-tunes not done yet (unless ``collect``)."""
-    todo = [f for f in fine_tunes if not f.done]
+def fine_tune_all(pool: ToolPool, fine_tunes: Sequence[tuple[FineTune, str]], collect: bool) -> None:
+    """Run the fine-tunes not done yet (unless ``collect``), each logged in its comparison's ``logs/``."""
+    todo = [(f, out) for f, out in fine_tunes if not f.done]
     if todo and not collect:
         print(f'[compare] {len(todo)} fine-tune(s) to do', flush=True)
-        pool.map([partial(fine_tune, pool, f, _log(out, f.name)) for f in todo])
+        pool.map([partial(fine_tune, pool, f, _log(out, f.name)) for f, out in todo])
 
 
 def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
@@ -245,7 +273,7 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
                comparisons=pairs,
                chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
                transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
-               reliability=reliability, plots=plots, seconds=round(seconds, 1))
+               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1))
     atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(c.out, 'results.json'))
     print('\n'.join(report.console))
     print(f'\n[compare] {report.verdict}')
@@ -259,5 +287,5 @@ def cli(argv: Sequence[str] | None = None) -> None:
     """Entry point: errors of the user's input end the program with their message, not a traceback."""
     try:
         main(argv)
-    except (DataError, SettingsChanged, RuntimeError, FileNotFoundError) as err:
+    except (DataError, SettingsChanged, RuntimeError, FileNotFoundError, WeightsFileError) as err:
         sys.exit(f'[compare] {err}')

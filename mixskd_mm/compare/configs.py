@@ -53,6 +53,10 @@ class Pretraining:
         iters_per_epoch: Iterations of one epoch over the training split.
         channels_last: One of :data:`LAYOUTS` (a speed setting: results change at float rounding only).
         amp: Mixed precision (``tools/train.py --amp``).
+        pretrained: The local weights file every run's backbone starts from (``None``: random weights), a resolved
+            :class:`~mixskd_mm.weights.starts.Start`'s ``weights``.
+        normalisation: ``(mean, std)`` on the 0-255 scale the runs normalise with (the start's ``pretrained_cfg``);
+            ``None``: the training images' own statistics.
     """
 
     model: str
@@ -65,6 +69,8 @@ class Pretraining:
     iters_per_epoch: int
     channels_last: str = 'off'
     amp: bool = False
+    pretrained: str | None = None
+    normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @classmethod
     def on(cls, data: Mapping, **schedule) -> Pretraining:
@@ -79,7 +85,7 @@ class Pretraining:
 
 
 def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[float],
-                 std: Sequence[float], layout: str = 'off') -> dict:
+                 std: Sequence[float], layout: str = 'off', pretrained: str | None = None) -> dict:
     """The ``model`` entry of one method.
 
     Args:
@@ -90,6 +96,8 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
         std: Per-channel std (0-255).
         layout: One of :data:`LAYOUTS` (``--channels-last``): ``'off'`` leaves ``channels_last`` out (contiguous
             tensors), ``'on'`` sets it ``True``, ``'auto'`` sets ``'auto'``.
+        pretrained: A weights file the backbone loads (``TimmStageBackbone(pretrained=...)``); MixSKD's replicated
+            exits then start as copies of the loaded stages (``exit_init='copy'``, its default on loaded weights).
 
     Returns:
         The model config dict.
@@ -99,7 +107,9 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
     """
     if method not in METHODS:
         raise ValueError(f'unknown method {method!r}; choose from {", ".join(METHODS)}')
-    backbone = dict(type='TimmStageBackbone', model_name=model_name, out_indices=(1, 2, 3, 4))
+    backbone: dict = dict(type='TimmStageBackbone', model_name=model_name, out_indices=(1, 2, 3, 4))
+    if pretrained:
+        backbone['pretrained'] = pretrained
     common = dict(backbone=backbone, num_classes=num_classes,
                   data_preprocessor=dict(type='ClsDataPreprocessor', mean=list(mean), std=list(std)))
     if layout not in LAYOUTS:
@@ -183,9 +193,10 @@ def method_config(method: str, data: dict, data_dir: str, pretraining: Pretraini
     p = pretraining
     epochs, batch, iters, topk, workers = p.epochs, p.batch, p.iters_per_epoch, p.topk, p.workers
     pipe = pipelines(p.img_size)
+    mean, std = p.normalisation or (data['mean'], data['std'])
     cfg = base_config()
     cfg.merge_from_dict(dict(
-        model=model_config(method, p.model, len(data['classes']), data['mean'], data['std'], p.channels_last),
+        model=model_config(method, p.model, len(data['classes']), mean, std, p.channels_last, p.pretrained),
         train_dataloader=_loader(data_dir, 'train', pipe['train'], batch, workers, True),
         val_dataloader=_loader(data_dir, 'val', pipe['test'], max(batch, 64), workers, False),
         val_evaluator=_evaluator(topk, 'val_scores.npz'),

@@ -18,6 +18,7 @@ from typing import Any
 
 from .configs import Pretraining
 from .data import EMBEDDED
+from .starts import SCRATCH, PlannedStart, schedule_defaults
 from .study import Variant, parse_sweep
 from .transfer.common import TASKS, Task
 
@@ -61,9 +62,9 @@ class Settings:
     data: str
     model: str
     img_size: int | None
-    epochs: int
+    epochs: int | None
     batch: int
-    lr: float
+    lr: float | None
     methods: tuple[str, ...]
     seeds: tuple[int, ...]
     sweep: tuple[str, ...]
@@ -77,32 +78,41 @@ class Settings:
     transfer_seeds: int | None
     amp: bool
     drop_duplicates: bool
+    init: tuple[str, ...] = (SCRATCH,)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
-        """The settings of :func:`~mixskd_mm.compare.cli.parse_args`'s namespace (the learning rate defaults to
-        ``0.05 * batch / 64`` here)."""
-        lr = args.lr if args.lr is not None else round(0.05 * args.batch / 64, 6)
+        """The settings of :func:`~mixskd_mm.compare.cli.parse_args`'s namespace. ``epochs`` and ``lr`` stay ``None``
+        where not given: each start has its own defaults (:func:`~mixskd_mm.compare.starts.schedule_defaults`)."""
         transfers = (
             TransferSource(TASKS['det'], args.det_config, args.det_data, args.det_iters, tuple(args.det_options)),
             TransferSource(TASKS['seg'], args.seg_config, args.seg_data, args.seg_iters, tuple(args.seg_options)))
         return cls(data=args.data, model=args.model, img_size=args.img_size, epochs=args.epochs, batch=args.batch,
-                   lr=lr, methods=tuple(args.methods), seeds=tuple(args.seeds), sweep=tuple(args.sweep),
+                   lr=args.lr, methods=tuple(args.methods), seeds=tuple(args.seeds), sweep=tuple(args.sweep),
                    val_fraction=args.val_fraction, max_per_class=args.max_per_class, per_class=args.per_class,
                    val_per_class=args.val_per_class, data_root=args.data_root, workers=args.workers,
                    transfers=transfers, transfer_seeds=args.transfer_seeds, amp=args.amp,
-                   drop_duplicates=args.drop_duplicates)
+                   drop_duplicates=args.drop_duplicates, init=tuple(args.init))
 
     @property
     def embedded(self) -> bool:
         return self.data == EMBEDDED
 
+    @property
+    def scratch_only(self) -> bool:
+        """Whether every run starts from random weights (``--init scratch``), as every comparison did before starts."""
+        return self.init == (SCRATCH,)
+
     def recorded(self) -> dict[str, Any]:
         """What ``settings.json`` holds (and ``results.json``'s ``settings`` starts with): JSON values, absolute
-        paths; ``amp`` and ``drop_duplicates`` only when set, so folders started before they existed still match."""
+        paths; ``amp`` and ``drop_duplicates`` only when set, and ``init`` only when it is not ``scratch`` alone (then
+        with the from-scratch ``epochs`` and ``lr`` filled in), so folders started before they existed still match."""
+        epochs, lr = self.epochs, self.lr
+        if self.scratch_only:
+            epochs, lr = schedule_defaults(SCRATCH, self.batch, epochs, lr)
         out: dict[str, Any] = dict(
             data=self.data if self.embedded else _path(self.data), model=self.model, img_size=self.img_size,
-            epochs=self.epochs, batch=self.batch, lr=self.lr, methods=list(self.methods), seeds=list(self.seeds),
+            epochs=epochs, batch=self.batch, lr=lr, methods=list(self.methods), seeds=list(self.seeds),
             sweep=list(self.sweep), val_fraction=self.val_fraction, max_per_class=self.max_per_class,
             embedded=dict(per_class=self.per_class, val_per_class=self.val_per_class,
                           data_root=_path(self.data_root)) if self.embedded else None,
@@ -114,7 +124,8 @@ class Settings:
         out['transfer_seeds'] = self.transfer_seeds
         out.update({f'{key}_options': list(t.options) for key, t in keyed.items()})
         return dict(out, **({'amp': True} if self.amp else {}),
-                    **({'drop_duplicates': True} if self.drop_duplicates else {}))
+                    **({'drop_duplicates': True} if self.drop_duplicates else {}),
+                    **({} if self.scratch_only else {'init': list(self.init)}))
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,8 @@ class Comparison:
         pretraining: The schedule every method shares (the crop size defaults to the data's), with its top-k and
             iterations per epoch.
         variants: The sweep's variants (one, the defaults, without a sweep).
+        start: Where every backbone of this comparison starts (:class:`~mixskd_mm.compare.starts.PlannedStart`).
+        data_dir: The folder of the data's lists (``classes.txt``, ``{train,val,test}.txt``), shared by the starts.
     """
 
     settings: Settings
@@ -139,17 +152,24 @@ class Comparison:
     split: str
     pretraining: Pretraining
     variants: tuple[Variant, ...]
+    start: PlannedStart
+    data_dir: str
 
     @classmethod
     def build(cls, settings: Settings, data: Mapping[str, Any], out: str, jobs: int,
-              channels_last: str = 'off') -> Comparison:
-        """Derive what the settings come to on ``data``."""
+              channels_last: str = 'off', start: PlannedStart | None = None,
+              data_dir: str | None = None) -> Comparison:
+        """Derive what the settings come to on ``data`` from one start (random weights when none is given): the
+        start's schedule defaults where the settings give none, its crop size and normalisation."""
         s = settings
-        pretraining = Pretraining.on(data, model=s.model, img_size=s.img_size or data['img_size'], epochs=s.epochs,
-                                     batch=s.batch, lr=s.lr, workers=s.workers, channels_last=channels_last,
-                                     amp=s.amp)
+        start = start or PlannedStart.scratch()
+        epochs, lr = schedule_defaults(start.start.spec, s.batch, s.epochs, s.lr)
+        img_size = s.img_size or (start.start.input_size if start.start.pretrained else None) or data['img_size']
+        pretraining = Pretraining.on(data, model=s.model, img_size=img_size, epochs=epochs, batch=s.batch, lr=lr,
+                                     workers=s.workers, channels_last=channels_last, amp=s.amp,
+                                     pretrained=start.start.weights, normalisation=start.normalisation)
         return cls(settings, data, out, jobs, 'test' if data['has_test'] else 'val', pretraining,
-                   tuple(parse_sweep(s.sweep)))
+                   tuple(parse_sweep(s.sweep)), start, data_dir or osp.join(out, 'data'))
 
     @property
     def transfer_seeds(self) -> tuple[int, ...]:
@@ -160,5 +180,8 @@ class Comparison:
     def described(self) -> dict[str, Any]:
         """``results.json``'s ``settings``, what the report describes: the recorded settings with the crop size
         used, the jobs and the memory layout."""
-        return dict(self.settings.recorded(), img_size=self.pretraining.img_size, jobs=self.jobs,
-                    channels_last=self.pretraining.channels_last)
+        described = dict(self.settings.recorded(), img_size=self.pretraining.img_size, jobs=self.jobs,
+                         channels_last=self.pretraining.channels_last)
+        if not self.settings.scratch_only:
+            described.update(epochs=self.pretraining.epochs, lr=self.pretraining.lr, start=self.start.as_json())
+        return described

@@ -216,7 +216,7 @@ class PretrainRun:
 
 
 def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], variants: Sequence[Variant], data: dict,
-                     pretraining: Pretraining) -> list[PretrainRun]:
+                     pretraining: Pretraining, data_dir: str | None = None) -> list[PretrainRun]:
     """Write each run's config (once) and return the runs, the longest methods first.
 
     Each method's config is built once (:func:`~mixskd_mm.compare.configs.method_config`); a run's is a copy with its
@@ -232,12 +232,13 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], var
         variants: Sweep variants from :func:`parse_sweep`.
         data: The data summary (``compare.data.prepare_data``).
         pretraining: The schedule every method shares.
+        data_dir: The folder of the data's lists (default ``out/data``).
 
     Returns:
         The runs.
     """
     runs = []
-    data_dir = osp.join(out, 'data')
+    data_dir = data_dir or osp.join(out, 'data')
     for method in methods:
         config = method_config(method, data, data_dir, pretraining)
         points = [v for v in variants if v.overrides and all(has_key(config, key) for key, _ in v.overrides)]

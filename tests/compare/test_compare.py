@@ -149,7 +149,8 @@ def test_sweep_is_chosen_on_validation(folders, tmp_path):
 
 
 def test_killed_comparison_resumes_to_the_same_numbers(folders, tmp_path):
-    args = ['--data', str(folders), '--methods', 'mixskd', '--seeds', '0', '--model', 'test_resnet', '--epochs',
+    args = ['--data', str(folders), '--init', 'scratch', '--methods', 'mixskd', '--seeds', '0', '--model',
+            'test_resnet', '--epochs',
             '3', '--batch', '8', '--no-progress', '--jobs', '1']
     compare(*args, '--out', str(tmp_path / 'whole'))
     out = tmp_path / 'killed'

@@ -99,7 +99,8 @@ def test_without_pictures_in_two_splits_nothing_is_said(tmp_path):
 
 
 def _print_commands(root, out, *extra):
-    cli.main(['--data', str(root), '--out', str(out), '--model', 'test_resnet', '--methods', 'ce', '--seeds', '0',
+    cli.main(['--data', str(root), '--out', str(out), '--init', 'scratch', '--model', 'test_resnet', '--methods',
+              'ce', '--seeds', '0',
               '--epochs', '1', '--no-progress', '--jobs', '1', '--print-commands', *extra])
 
 

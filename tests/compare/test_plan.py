@@ -16,7 +16,8 @@ DATA = dict(classes=['a', 'b', 'c'], splits=dict(train=dict(images=30)), mean=[1
 
 
 def _settings(*extra):
-    return Settings.from_args(cli.parse_args(['--data', 'fashion-mnist', '--out', 'out', '--batch', '8', '--seeds',
+    return Settings.from_args(cli.parse_args(['--data', 'fashion-mnist', '--out', 'out', '--init', 'scratch',
+                                              '--batch', '8', '--seeds',
                                               '3', '1', '--sweep', 'model.alpha=0.2,1', *extra]))
 
 

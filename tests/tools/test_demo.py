@@ -64,3 +64,4 @@ def test_demo_defaults():
     argv = demo.compare_argv(args, '/tmp/scenes')
     assert argv[argv.index('--data') + 1] == 'fashion-mnist' and argv[argv.index('--det-data') + 1] == '/tmp/scenes'
     assert argv[argv.index('--channels-last') + 1] == 'on'  # measured faster for test_resnet at 28 px
+    assert argv[argv.index('--init') + 1] == 'scratch'  # the embedded data have no pretrained source
