@@ -26,7 +26,7 @@ ISA_ENV_avx512 = $(if $(HAS_AVX512),ONEDNN_MAX_CPU_ISA=AVX512_CORE ATEN_CPU_CAPA
 ISA_ENV = $(if $(TEST_ISA),$(or $(ISA_ENV_$(TEST_ISA)),$(error TEST_ISA=$(TEST_ISA): use avx2, avx, avx512 or leave it empty)),)
 
 test: setup
-	$(ISA_ENV) $(PY) -m pytest -q -n $(TEST_JOBS) $(PYTEST_ARGS) tests
+	$(ISA_ENV) $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS) tests
 
 # The suite as each CPU and thread count of ours would run it, one mode after the other (4 runs, about an hour on
 # 2 cores): JOBS:ISA = two workers of one thread and one worker of two threads, with this CPU's kernels and with the

@@ -63,7 +63,8 @@ def compare_argv(args: argparse.Namespace, scenes: str) -> list[str]:
     """The ``tools/compare.py`` command line of the demo."""
     # the embedded data have no pretrained source: every method starts from random weights
     argv = ['--data', 'fashion-mnist', '--out', args.out, '--init', 'scratch', '--model', 'test_resnet',
-            '--epochs', str(args.epochs), '--batch', '64', '--lr', '0.05', '--methods', args.methods, '--seeds', *map(str, args.seeds),
+            '--epochs', str(args.epochs), '--batch', '64', '--lr', '0.05', '--methods', args.methods,
+            '--seeds', *map(str, args.seeds),
             '--per-class', str(args.per_class), '--val-per-class', str(args.val_per_class),
             '--det-data', scenes, '--seg-data', scenes, '--det-iters', str(args.det_iters),
             '--seg-iters', str(args.seg_iters), '--transfer-seeds', '1',

@@ -264,7 +264,8 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     pairs = analysis.comparisons(results, chosen, table, split)
     transfer = analysis.transfer_summary(transfers, table)
     reliability = analysis.pooled_reliability(results, table, split)
-    plots = write_plots(table, reliability, data['classes'], split, c.out)
+    note = None if c.settings.scratch_only else f'start: {c.start.start.spec}'
+    plots = write_plots(table, reliability, data['classes'], split, c.out, note)
     settings = c.described()
     commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk)

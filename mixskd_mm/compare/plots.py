@@ -12,7 +12,7 @@ PLOTS = ('accuracy.png', 'reliability.png', 'per_class.png', 'cost.png')
 
 
 def write_plots(table: Mapping[str, SummaryRow], reliability: dict[str, dict], classes: Sequence[str], split: str,
-                out: str) -> list[str]:
+                out: str, note: str | None = None) -> list[str]:
     """Draw the comparison's plots into ``out``.
 
     Args:
@@ -21,6 +21,7 @@ def write_plots(table: Mapping[str, SummaryRow], reliability: dict[str, dict], c
         classes: Class names.
         split: The split the numbers are measured on.
         out: Output folder.
+        note: A line written in the corner of every plot (the start the backbones began from), or ``None``.
 
     Returns:
         The file names written (:data:`PLOTS`; ``per_class.png`` only when CE was run).
@@ -28,14 +29,15 @@ def write_plots(table: Mapping[str, SummaryRow], reliability: dict[str, dict], c
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    written = [_accuracy_plot(plt, table, split, out), _reliability_plot(plt, table, reliability, split, out)]
+    written = [_accuracy_plot(plt, table, split, out, note),
+               _reliability_plot(plt, table, reliability, split, out, note)]
     if 'ce' in table and len(table) > 1:
-        written.append(_per_class_plot(plt, table, classes, out))
-    written.append(_cost_plot(plt, table, split, out))
+        written.append(_per_class_plot(plt, table, classes, out, note))
+    written.append(_cost_plot(plt, table, split, out, note))
     return written
 
 
-def _accuracy_plot(plt, table: Mapping[str, SummaryRow], split: str, out: str) -> str:
+def _accuracy_plot(plt, table: Mapping[str, SummaryRow], split: str, out: str, note: str | None = None) -> str:
     """Bars of each method's mean top-1 with the seed-to-seed standard deviation."""
     fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(table)), 4))
     means = [row.top1['mean'] for row in table.values()]
@@ -45,10 +47,11 @@ def _accuracy_plot(plt, table: Mapping[str, SummaryRow], split: str, out: str) -
     ax.set(ylabel=f'{split} top-1 (%)', title='Top-1 accuracy, mean ± std over seeds', ylim=(max(0, low), None))
     for tick in ax.get_xticklabels():
         tick.set_rotation(15)
-    return _save(fig, plt, osp.join(out, 'accuracy.png'))
+    return _save(fig, plt, osp.join(out, 'accuracy.png'), note)
 
 
-def _reliability_plot(plt, table: Mapping[str, SummaryRow], reliability: dict[str, dict], split: str, out: str) -> str:
+def _reliability_plot(plt, table: Mapping[str, SummaryRow], reliability: dict[str, dict], split: str, out: str,
+                      note: str | None = None) -> str:
     """One reliability diagram per method: accuracy against confidence, pooled over seeds."""
     fig, axes = plt.subplots(1, len(reliability), figsize=(3.2 * len(reliability), 3.4), squeeze=False)
     for ax, (method, bins) in zip(axes[0], reliability.items()):
@@ -62,10 +65,11 @@ def _reliability_plot(plt, table: Mapping[str, SummaryRow], reliability: dict[st
                ylabel='accuracy', xlim=(0, 1), ylim=(0, 1))
     axes[0][0].legend(loc='upper left', fontsize=8)
     fig.suptitle(f'Reliability diagrams ({split}, all seeds)')
-    return _save(fig, plt, osp.join(out, 'reliability.png'))
+    return _save(fig, plt, osp.join(out, 'reliability.png'), note)
 
 
-def _per_class_plot(plt, table: Mapping[str, SummaryRow], classes: Sequence[str], out: str) -> str:
+def _per_class_plot(plt, table: Mapping[str, SummaryRow], classes: Sequence[str], out: str,
+                    note: str | None = None) -> str:
     """Grouped bars: every method's per-class accuracy change from CE."""
     others = [m for m in table if m != 'ce']
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(classes) * len(others)), 4))
@@ -79,10 +83,10 @@ def _per_class_plot(plt, table: Mapping[str, SummaryRow], classes: Sequence[str]
     ax.set_xticklabels(classes, rotation=30, ha='right', fontsize=8)
     ax.set(ylabel='accuracy change vs CE (points)', title='Per-class accuracy change vs CE (mean over seeds)')
     ax.legend(fontsize=8)
-    return _save(fig, plt, osp.join(out, 'per_class.png'))
+    return _save(fig, plt, osp.join(out, 'per_class.png'), note)
 
 
-def _cost_plot(plt, table: Mapping[str, SummaryRow], split: str, out: str) -> str:
+def _cost_plot(plt, table: Mapping[str, SummaryRow], split: str, out: str, note: str | None = None) -> str:
     """Each method's mean top-1 against its mean training time."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for row in table.values():
@@ -91,11 +95,13 @@ def _cost_plot(plt, table: Mapping[str, SummaryRow], split: str, out: str) -> st
             ax.errorbar(cost, row.top1['mean'], yerr=row.top1['std'], fmt='o', capsize=3)
             ax.annotate(row.label, (cost, row.top1['mean']), textcoords='offset points', xytext=(5, 5))
     ax.set(xlabel='training time (s)', ylabel=f'{split} top-1 (%)', title='Accuracy against training cost')
-    return _save(fig, plt, osp.join(out, 'cost.png'))
+    return _save(fig, plt, osp.join(out, 'cost.png'), note)
 
 
-def _save(fig, plt, path: str) -> str:
+def _save(fig, plt, path: str, note: str | None = None) -> str:
     fig.tight_layout()
+    if note:
+        fig.text(0.005, 0.005, note, fontsize=7, color='0.35', ha='left', va='bottom')
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return osp.basename(path)

@@ -169,6 +169,8 @@ def _setup_section(data: dict, settings: dict, split: str) -> list[str]:
              f'data, schedule and seeds for every method'
              + ('; mixed precision (`tools/train.py --amp`) in every pretraining run.' if settings.get('amp') else '.'),
              f'- Accuracy, calibration and per-class numbers are measured on {where}.']
+    if settings.get('start'):
+        lines.insert(4, f'- Start: {settings["start"]["description"]}.')
     return lines + [f'- Note: {note}' for note in data.get('notes', [])]
 
 

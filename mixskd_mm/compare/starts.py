@@ -76,7 +76,8 @@ class PlannedStart:
         return (tuple(norm[0]), tuple(norm[1])) if norm else None
 
     def as_json(self) -> dict[str, Any]:
-        return dict(self.start.to_json(), label=self.label, tensors_matched=self.matched, tensors_total=self.total)
+        return dict(self.start.to_json(), label=self.label, tensors_matched=self.matched, tensors_total=self.total,
+                    description=self.describe())
 
     def describe(self) -> str:
         """One line for the report: the source, its file and hash, the coverage and the normalisation."""

@@ -17,6 +17,9 @@ from mixskd_mm.compare.data import DataError, prepare_data
 from mixskd_mm.compare.report import verdict
 from mixskd_mm.evaluation.metrics.calibration import load_scores
 
+# its module fixture trains many runs: keep the module's tests on one pytest-xdist worker (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group('compare_full')
+
 
 @pytest.fixture(scope='module')
 def folders(tmp_path_factory):

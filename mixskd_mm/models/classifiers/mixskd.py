@@ -5,6 +5,7 @@ import copy
 from collections.abc import Sequence
 
 import torch
+from mmengine.logging import print_log
 from torch import nn
 
 from mixskd_mm.registry import MODELS
@@ -122,6 +123,8 @@ class MixSKD(ImageClassifier):
     def copy_exits(self) -> None:
         """With ``exit_init='copy'``, make every exit a copy of the backbone units it replicates (as they are now)."""
         if self.exit_init == 'copy':
+            print_log(f'MixSKD: exit_init=\'copy\': the {len(self.exits)} replicated exits start as copies of the '
+                      f'backbone stages they replicate (weights from {self.backbone.weights_source})', logger='current')
             for exit_module in self.exits:
                 exit_module.copy_from(self.backbone)  # type: ignore[operator]  # checked by _exit_init
 
