@@ -81,7 +81,8 @@ def test_a_bad_option_is_refused_naming_it_its_value_and_the_valid_ones(option, 
 
 def test_the_limits_themselves_and_the_defaults_pass(base):
     args = cli.parse_args(base)
-    assert (args.epochs, args.batch, args.workers) == (30, 32, 0)
+    # epochs and lr default per start (compare.starts.schedule_defaults); the start defaults to timm's weights
+    assert (args.epochs, args.lr, args.batch, args.workers, args.init) == (None, None, 32, 0, ['timm'])
     cli.parse_args(base + ['--img-size', '16', '--val-fraction', '0.5', '--transfer-seeds', '3', '--workers', '0',
                            '--epochs', '1', '--batch', '1', '--seeds', '0', '4294967295', '7', '--gpus', '0,1',
                            '--sweep', 'model.alpha=0.2,1', '--det-options', 'a.b=1', '--max-per-class', '1'])
