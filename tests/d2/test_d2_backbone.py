@@ -62,6 +62,9 @@ def test_other_timm_models_name_their_stages_and_a_wrong_fpn_feature_is_refused(
                                     'MODEL.DEVICE', 'cpu'])
     with pytest.raises(ValueError, match=r"out_features \['res2'.*stage0.*MODEL.TIMM.OUT_FEATURES"):
         build_model(cfg)
+    cfg.MODEL.TIMM.OUT_FEATURES = ['stage1', 'stage2', 'stage3']
+    with pytest.raises(ValueError, match=r"MODEL.FPN.IN_FEATURES \['res2'.*returns \['stage1'"):
+        build_model(cfg)
 
 
 @pytest.fixture
