@@ -79,3 +79,14 @@ def test_checkpoint_resumes_and_eval_only_scores_it(tiny_coco, tmp_path):
         ['--config-file', config, '--eval-only', *tiny_opts(tiny_coco, tmp_path / 'eval'),
          'MODEL.WEIGHTS', str(tmp_path / 'model_final.pth')])
     assert isinstance(main(args)['bbox']['AP'], float)
+
+
+def test_the_command_line_trains_through_launch_and_a_bad_config_ends_with_one_error_line(tiny_coco, tmp_path):
+    from mixskd_mm.cli.d2_train import cli
+    config = os.path.join(CONFIG_DIR, 'retinanet_timm_r50_fpn_1x_coco.yaml')
+    cli(['--config-file', config, '--num-gpus', '1', *tiny_opts(tiny_coco, tmp_path)])  # Detectron2's launch
+    assert _iterations(tmp_path) == [1] and (tmp_path / 'model_final.pth').is_file()
+    with pytest.raises(SystemExit, match=r"^error: config file not found: 'nope.yaml'"):
+        cli(['--config-file', 'nope.yaml'])
+    with pytest.raises(SystemExit, match=r'^error: the config feeds the timm backbone .*INPUT.FORMAT RGB'):
+        cli(['--config-file', config, *tiny_opts(tiny_coco, tmp_path / 'bgr'), 'INPUT.FORMAT', 'BGR'])
