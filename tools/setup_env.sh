@@ -35,8 +35,9 @@ from mmcv.ops import nms
 b = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
 nms(b, torch.tensor([0.9, 0.8]), 0.5)
 import mmdet, mmseg, mmengine, timm, mixskd_mm  # noqa: F401,E401
-import os
+import os, warnings  # noqa: E401
 if not os.environ.get('MIXSKD_SKIP_DETECTRON2'):
+    warnings.simplefilter('ignore', FutureWarning)  # Detectron2's torch.jit.script on import
     import detectron2.modeling, detectron2.engine  # noqa: F401,E401
 PY
 }
