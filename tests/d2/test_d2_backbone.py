@@ -67,9 +67,10 @@ def test_other_timm_models_name_their_stages_and_a_wrong_fpn_feature_is_refused(
         build_model(cfg)
 
 
-@pytest.fixture
-def exported_backbone(tmp_path):
-    """A training checkpoint of a test_resnet MixSKD-style run (CIFAR mean/std), exported by tools/export_backbone."""
+@pytest.fixture(params=['file', 'timm'])
+def exported_backbone(request, tmp_path):
+    """A training checkpoint of a test_resnet MixSKD-style run (CIFAR mean/std), exported by tools/export_backbone as
+    a backbone file, or as a timm folder named ``local-dir:FOLDER``."""
     from mixskd_mm.cli.export_backbone import main as export_main
     from mixskd_mm.models.backbones import TimmStageBackbone
     torch.manual_seed(0)
@@ -79,6 +80,9 @@ def exported_backbone(tmp_path):
     ckpt = tmp_path / 'epoch_1.pth'
     torch.save(dict(state_dict={f'backbone.{k}': v for k, v in body.state_dict().items()},
                     meta=dict(cfg=cfg, experiment_name='run', epoch=1, iter=2)), ckpt)
+    if request.param == 'timm':
+        export_main([str(ckpt), str(tmp_path / 'timm_folder'), '--format', 'timm'])
+        return f'local-dir:{tmp_path / "timm_folder"}', body.state_dict()
     out = str(tmp_path / 'backbone.safetensors')
     assert export_main([str(ckpt), out]) == len(body.state_dict())  # it returns the tensor count
     return out, body.state_dict()
