@@ -10,7 +10,9 @@ rank  modules                                                   what
 7     ``tools``, ``benchmarks``, ``mixskd_mm.cli``              thin CLIs, timing scripts, the command lines
                                                                 behind the tools and the console scripts
 6     ``mixskd_mm.compare``                                     a comparison on a user's data
-5     ``mixskd_mm.engine``                                      hooks, optimiser wrappers, what a run does first
+5     ``mixskd_mm.engine``, ``mixskd_mm.detectron2``              hooks, optimiser wrappers, what a run does first;
+                                                                the Detectron2 backbone, configs and trainer (the
+                                                                only package that imports Detectron2)
 4     ``mixskd_mm.export``                                      checkpoint -> backbone file, timm folders, model
                                                                 cards, released checkpoints
 3     ``mixskd_mm.models``                                      backbones, exits, heads, losses, classifiers
@@ -49,7 +51,7 @@ from _helpers import ROOT
 LAYERS = {
     'tools': (7, 'tools/benchmarks'), 'benchmarks': (7, 'tools/benchmarks'), 'mixskd_mm.cli': (7, 'command lines'),
     'mixskd_mm.compare': (6, 'compare'),
-    'mixskd_mm.engine': (5, 'engine'),
+    'mixskd_mm.engine': (5, 'engine'), 'mixskd_mm.detectron2': (5, 'detectron2'),
     'mixskd_mm.export': (4, 'export'),
     'mixskd_mm.models': (3, 'models'),
     'mixskd_mm.datasets': (2, 'datasets/evaluation'), 'mixskd_mm.evaluation': (2, 'datasets/evaluation'),

@@ -5,8 +5,9 @@
 # Environment:
 #   PYTHON            interpreter to build the venv with (default: python3.11, else python3)
 #   VENV              venv folder (default: .venv)
-#   MIXSKD_WHEEL_DIR  extra folder searched first for a prebuilt mmcv wheel; built wheels are
-#                     also cached there (default: ~/.cache/mixskd_mm/wheels)
+#   MIXSKD_WHEEL_DIR  extra folder searched first for a prebuilt mmcv wheel or repacked Detectron2 wheel; built
+#                     wheels are also cached there (default: ~/.cache/mixskd_mm/wheels)
+#   MIXSKD_SKIP_DETECTRON2=1  leave Detectron2 out (mixskd_mm imports without it; tests/detectron2 then skip)
 # ../shared/wheels beside the checkout is searched too when it exists.
 set -euo pipefail
 
@@ -25,7 +26,7 @@ pip_quiet() { "$@" 2> >(grep -v 'is ignored: it is neither a file nor a director
 pin() { grep -E "^$1==" "$REQ" | head -n1; }
 
 # checksum of everything that decides what gets installed
-want=$(cat "$REQ" pyproject.toml tools/setup_env.sh tools/install_data.sh | sha256sum | cut -d' ' -f1)
+want=$(cat "$REQ" pyproject.toml tools/setup_env.sh tools/install_data.sh tools/repack_detectron2.py | sha256sum | cut -d' ' -f1)
 
 check_stack() {
   "$VENV/bin/python" - <<'PY'
@@ -34,6 +35,10 @@ from mmcv.ops import nms
 b = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
 nms(b, torch.tensor([0.9, 0.8]), 0.5)
 import mmdet, mmseg, mmengine, timm, mixskd_mm  # noqa: F401,E401
+import os, warnings  # noqa: E401
+if not os.environ.get('MIXSKD_SKIP_DETECTRON2'):
+    warnings.simplefilter('ignore', FutureWarning)  # Detectron2's torch.jit.script on import
+    import detectron2.modeling, detectron2.engine  # noqa: F401,E401
 PY
 }
 
@@ -48,9 +53,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 pip=(pip_quiet "$VENV/bin/python" -m pip --disable-pip-version-check)
 
-log "1/4 torch + torchvision"
+log "1/5 torch + torchvision"
 "${pip[@]}" install -q -c "$REQ" "$(pin torch)" "$(pin torchvision)"
-log "2/4 build tools (setuptools pinned after torch)"
+log "2/5 build tools (setuptools pinned after torch)"
 "${pip[@]}" install -q -c "$REQ" "$(pin setuptools)" "$(pin wheel)" "$(pin ninja)"
 
 mmcv_ok() { "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; }
@@ -79,7 +84,7 @@ build_mmcv() {
   rm -rf "$tmp"
 }
 
-log "3/4 mmcv $MMCV_VERSION with ops"
+log "3/5 mmcv $MMCV_VERSION with ops"
 if mmcv_ok; then
   log "mmcv $MMCV_VERSION already installed and imports"
 else
@@ -100,9 +105,32 @@ else
   fi
 fi
 
-log "4/4 mmengine, mmdet, mmseg, timm and the rest; the project in editable mode"
+log "4/5 mmengine, mmdet, mmseg, timm and the rest; the project in editable mode"
 "${pip[@]}" install -q -r "$REQ"
 "${pip[@]}" install -q --no-deps --no-build-isolation -e .
+
+D2_WHEEL=$("$VENV/bin/python" tools/repack_detectron2.py --print-name)
+D2_VERSION=${D2_WHEEL#sal_detectron2-}; D2_VERSION=${D2_VERSION%%-*}
+d2_ok() { "$VENV/bin/python" -c "import importlib.metadata as m, detectron2.modeling
+assert m.version('sal-detectron2') == '$D2_VERSION'" 2>/dev/null; }
+if [ -n "${MIXSKD_SKIP_DETECTRON2:-}" ]; then
+  log "5/5 Detectron2 skipped (MIXSKD_SKIP_DETECTRON2)"
+elif d2_ok; then
+  log "5/5 Detectron2 $D2_VERSION already installed"
+else
+  # no official wheel on the registry: sal-detectron2 0.7.2 (upstream Detectron2), sha256-checked and repacked
+  # as a pure-Python wheel (tools/repack_detectron2.py); the repacked wheel is cached like mmcv's
+  log "5/5 Detectron2 $D2_VERSION (repacked sal-detectron2, pure Python)"
+  whl=""
+  for d in ${MIXSKD_WHEEL_DIR:+"$MIXSKD_WHEEL_DIR"} "$root/../shared/wheels" "$CACHE_DIR"; do
+    [ -f "$d/$D2_WHEEL" ] && { whl="$d/$D2_WHEEL"; break; }
+  done
+  if [ -z "$whl" ]; then
+    whl=$("$VENV/bin/python" tools/repack_detectron2.py --out "$CACHE_DIR")
+  fi
+  log "installing $whl"
+  "${pip[@]}" install -q --no-deps --force-reinstall "$whl"
+fi
 check_stack
 bash tools/install_data.sh || log "could not install Fashion-MNIST; the embedded-data configs fall back to MNIST-5k"
 echo "$want" >"$stamp"
