@@ -73,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--per-class', type=int, default=500, help=f'{EMBEDDED}: training images per class')
     g.add_argument('--val-per-class', type=int, default=100, help=f'{EMBEDDED}: validation images per class')
     g.add_argument('--data-root', default=None, help=f'{EMBEDDED}: IDX folder (default: the Debian package)')
-    g = p.add_argument_group('transfer (optional)')
+    _transfer_options(p.add_argument_group('transfer (optional)'))
+    _running_options(p.add_argument_group('running'))
+    return p
+
+
+def _transfer_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument('--det-config', help='your mmdet config: fine-tuned from every pretrained backbone')
     g.add_argument('--seg-config', help='your mmseg config: fine-tuned from every pretrained backbone')
     g.add_argument('--det-data', help='a COCO-format folder, fine-tuned with configs/demo/retinanet_*.py')
@@ -86,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='--cfg-options of every detection fine-tune (e.g. train_cfg.max_epochs=2)')
     g.add_argument('--seg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='--cfg-options of every segmentation fine-tune (e.g. train_cfg.max_iters=2000)')
-    g = p.add_argument_group('running')
+
+
+def _running_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument('--jobs', type=int, default=None, help='runs at once (default: 2 on a CPU with 2+ cores, or 1)')
     g.add_argument('--gpus', default=None, help='comma-separated GPU ids: one run per GPU')
     g.add_argument('--workers', type=int, default=0, help='data-loader worker processes per run')
@@ -97,7 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--print-commands', action='store_true', help='print every run\'s command and stop')
     g.add_argument('--collect', action='store_true', help='only build the report from finished work directories')
     g.add_argument('--no-progress', action='store_true', help='no progress bars')
-    return p
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
