@@ -79,7 +79,7 @@ class TimmBackbone(Backbone):
         What the source records of its training inputs (mean, std) lands in ``body.pretrained_cfg``.
         """
         report = load_weights_file(self.body, source, expected_arch=self.model_name)
-        self.body._loaded(source, report)  # weights_source and pretrained_cfg, as TimmStageBackbone does itself
+        self.body.record_loaded(source, report)  # weights_source and pretrained_cfg, as TimmStageBackbone does itself
         self.weights_report = report
         return report
 

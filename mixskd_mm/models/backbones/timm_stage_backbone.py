@@ -179,10 +179,10 @@ class TimmStageBackbone(BaseModule):
                              f'`model.pretrained` to the backbone: set `model.pretrained=None` there.')
         if init_cfg is not None:
             raise ValueError('give either `pretrained=FILE` or `init_cfg`, not both')
-        self._loaded(pretrained, load_weights_file(self, pretrained, expected_arch=self.model_name))
+        self.record_loaded(pretrained, load_weights_file(self, pretrained, expected_arch=self.model_name))
 
-    def _loaded(self, source: str, report: dict) -> None:
-        """Remember where the weights came from and what inputs their source records."""
+    def record_loaded(self, source: str, report: dict) -> None:
+        """Remember where the weights came from and what inputs their source records (after a load by any caller)."""
         self.weights_source = source
         recorded = report.get('metadata', {}).get('pretrained_cfg')
         try:
@@ -245,7 +245,7 @@ class TimmStageBackbone(BaseModule):
     def init_weights(self) -> None:
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            self._loaded(cfg['checkpoint'], load_weights_file(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
+            self.record_loaded(cfg['checkpoint'], load_weights_file(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
                                                               expected_arch=self.model_name))
             self._is_init = True
             return
