@@ -213,7 +213,7 @@ def transfer_summary(transfers: Sequence[TransferResult], table: dict[str, Summa
                                   value=paired_difference([values[method][s] for s in seeds],
                                                           [values[base][s] for s in seeds])))
         per_method = {m: mean_std(list(values[m].values())) for m in methods}
-        out[task] = dict(metric=rows[0].fine_tune.metric, per_method=per_method, comparisons=pairs)
+        out[task] = dict(metric=rows[0].fine_tune.metric_label, per_method=per_method, comparisons=pairs)
     return out
 
 

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _transfer_options(g: argparse._ArgumentGroup) -> None:
-    g.add_argument('--det-config', help='your mmdet config: fine-tuned from every pretrained backbone')
+    g.add_argument('--det-config', help='your mmdet or Detectron2 config: fine-tuned from every pretrained backbone')
     g.add_argument('--seg-config', help='your mmseg config: fine-tuned from every pretrained backbone')
     g.add_argument('--det-data', help='a COCO-format folder, fine-tuned with configs/demo/retinanet_*.py')
     g.add_argument('--seg-data', help='an mmseg-layout folder, fine-tuned with configs/demo/fpn_*.py')
@@ -88,7 +88,7 @@ def _transfer_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument('--transfer-seeds', type=int, default=None,
                    help='fine-tune the backbones of the first N seeds (default: all)')
     g.add_argument('--det-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='--cfg-options of every detection fine-tune (e.g. train_cfg.max_epochs=2)')
+                   help='--cfg-options (Detectron2: its KEY VALUE opts) of every detection fine-tune')
     g.add_argument('--seg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='--cfg-options of every segmentation fine-tune (e.g. train_cfg.max_iters=2000)')
 

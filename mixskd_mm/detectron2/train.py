@@ -40,12 +40,13 @@ ZOO_PREFIX = 'model_zoo:'
 logger = logging.getLogger('mixskd_mm.detectron2')
 
 
-def resolve_config_file(path: str) -> str:
-    """``path``, or a resolved copy of it when its ``_BASE_`` is ``model_zoo:NAME``.
+def resolve_config_file(path: str, made: list[str] | None = None) -> str:
+    """``path``, or a resolved copy of it when a ``_BASE_`` of its chain is ``model_zoo:NAME``.
 
     Detectron2 joins a relative ``_BASE_`` to the config's folder; ``model_zoo:NAME`` is replaced by
     ``detectron2.model_zoo.get_config_file(NAME)`` (an absolute path inside the installed package) in a temporary
-    copy. A base that is itself one of ours with ``model_zoo:`` is not resolved (one level only).
+    copy. A base that is a file of its own is resolved the same way (so a leaf over a user's config over the zoo
+    works); the copies made are appended to ``made`` (the caller removes them), their bases absolute.
 
     Raises:
         FileNotFoundError: no such config file.
@@ -56,12 +57,21 @@ def resolve_config_file(path: str) -> str:
     with open(path, encoding='utf-8') as f:
         data = yaml.safe_load(f) or {}
     base = data.get('_BASE_') if isinstance(data, dict) else None
-    if not (isinstance(base, str) and base.startswith(ZOO_PREFIX)):
+    if not isinstance(base, str):
         return path
-    data['_BASE_'] = model_zoo.get_config_file(base[len(ZOO_PREFIX):])
-    fd, resolved = tempfile.mkstemp(prefix=os.path.basename(path)[:-5] + '.', suffix='.yaml')
+    if base.startswith(ZOO_PREFIX):
+        new = model_zoo.get_config_file(base[len(ZOO_PREFIX):])
+    else:
+        full = base if base.startswith(('/', 'https://', 'http://')) else os.path.join(os.path.dirname(path), base)
+        new = resolve_config_file(full, made)
+        if new == full:  # nothing of the chain names the zoo: Detectron2 reads the file as it is
+            return path
+    data['_BASE_'] = new
+    fd, resolved = tempfile.mkstemp(prefix=os.path.basename(path).rsplit('.', 1)[0] + '.', suffix='.yaml')
     with os.fdopen(fd, 'w', encoding='utf-8') as f:
         yaml.safe_dump(data, f, sort_keys=False)
+    if made is not None:
+        made.append(resolved)
     return resolved
 
 
@@ -69,12 +79,12 @@ def load_yacs_config(path: str, opts: list[str] | None = None) -> CfgNode:
     """Detectron2's defaults, ``MODEL.TIMM`` (:func:`add_timm_backbone_config`), the file, then ``KEY VALUE`` opts."""
     cfg = get_cfg()
     add_timm_backbone_config(cfg)
-    resolved = resolve_config_file(path)
+    made: list[str] = []
     try:
-        cfg.merge_from_file(resolved)
+        cfg.merge_from_file(resolve_config_file(path, made))
     finally:
-        if resolved != path:
-            os.remove(resolved)
+        for copy in made:
+            os.remove(copy)
     cfg.merge_from_list(list(opts or []))
     return cfg
 

@@ -40,6 +40,33 @@ class Task:
 TASKS = {task.key: task for task in (
     Task('det', 'detection', 'mmdet', 'demo/retinanet_test-resnet_fpn_1xb8-300i_composed-fashion.py', 100.0),
     Task('seg', 'segmentation', 'mmseg', 'demo/fpn_test-resnet_1xb8-300i_composed-fashion.py', 1.0))}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The library a fine-tune trains with: its tool, how its metric is named in the report and its unit.
+
+    Attributes:
+        key: ``'mmengine'`` (MMDetection / MMSegmentation through tools/train.py) or ``'detectron2'``.
+        tool: The training script, relative to the repository.
+        label: What the report puts before the metric's key (``'Detectron2 '``; ``''`` for mmengine).
+        metric_scale: The factor that turns the logged metric into percent; ``None``: the task's
+            (:attr:`Task.metric_scale`: mmdet's fraction, mmseg's percent). Detectron2 logs AP in percent.
+    """
+
+    key: str
+    tool: str
+    label: str
+    metric_scale: float | None
+
+    def scale(self, task: Task) -> float:
+        """The factor for ``task``'s metric."""
+        return task.metric_scale if self.metric_scale is None else self.metric_scale
+
+
+#: the backends, by key
+BACKENDS = {b.key: b for b in (Backend('mmengine', 'tools/train.py', '', None),
+                               Backend('detectron2', 'tools/d2_train.py', 'Detectron2 ', 1.0))}
 #: where a user is sent when a config cannot be converted automatically
 MANUAL_FIX = ('Make the change by hand as README.md, section "Use a MixSKD backbone in your own mmdet/mmseg config", '
               'shows (paste-in lines for an mmdet FPN detector and an mmseg ResNet-D8 model).')
