@@ -99,3 +99,14 @@ def test_compare_fine_tunes_a_users_detectron2_yaml_and_reports_its_box_ap(tmp_p
     assert '## Transfer: detection (Detectron2 bbox/AP)' in report
     section = report.split('## Transfer: detection')[1]
     assert '| MixSKD |' in section and '| CE |' in section and 'MixSKD' in proc.stdout
+
+
+def test_detectron2_ap_is_read_from_metrics_json_in_percent(tmp_path):
+    from mixskd_mm.compare.study import RunKey
+    from mixskd_mm.compare.transfer.common import BACKENDS, TASKS
+    from mixskd_mm.compare.transfer.runs import FineTune, transfer_value
+    d2 = FineTune(TASKS['det'], RunKey('ce', 'default', 0), str(tmp_path), 'leaf.yaml', 'bbox/AP', (), (),
+                  BACKENDS['detectron2'])
+    assert transfer_value(d2) is None  # nothing written, not done
+    (tmp_path / 'metrics.json').write_text('{"iteration": 1, "total_loss": 2.0}\n{"iteration": 1, "bbox/AP": 12.5}\n')
+    assert transfer_value(d2) == 12.5 and d2.metric_label == 'Detectron2 bbox/AP'
