@@ -8,7 +8,13 @@ from PIL import Image
 
 CLASSES = {0: 'shirt top', 1: 'trouser', 9: 'ankle boot'}  # a space in a name on purpose
 MODES = ('L', 'RGB', 'RGBA', 'P')
+#: every method tools/compare.py has
+METHODS = 'ce,mixup,cutmix,mixskd,mixskd-conv'
 TINY = ['--init', 'scratch', '--model', 'test_resnet', '--epochs', '1', '--batch', '8', '--no-progress', '--jobs', '1']
+
+
+#: TINY without its start, for the comparisons that name their own (--init)
+NO_INIT = [a for a in TINY if a not in ('--init', 'scratch')]
 
 
 def write_class_folders(root, per_class=(12, 4), seed=0, splits=('train', 'test')):

@@ -22,16 +22,10 @@ pytestmark = pytest.mark.xdist_group('compare_full')
 
 
 @pytest.fixture(scope='module')
-def folders(tmp_path_factory):
-    return write_class_folders(tmp_path_factory.mktemp('cls') / 'data')
-
-
-@pytest.fixture(scope='module')
-def full(folders, tmp_path_factory):
-    out = tmp_path_factory.mktemp('cmp') / 'out'
-    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce,mixup,cutmix,mixskd,mixskd-conv',
-                   '--seeds', '0', '1', *TINY)
-    return out, proc
+def full(both):
+    """The from-scratch half of conftest's comparison: ``(OUT/starts/scratch, CompletedProcess)``."""
+    out, proc = both
+    return out / 'starts' / 'scratch', proc
 
 
 def test_every_method_and_seed_is_reported_from_its_own_score_files(full):
@@ -99,22 +93,21 @@ def test_plots(full):
         assert width > 200 and height > 200
 
 
-def test_second_invocation_retrains_nothing(full, folders):
-    out, _ = full
-    before = {p: p.stat().st_mtime for p in out.glob('runs/*/*.pth')}
+def test_second_invocation_retrains_nothing(both, both_args):
+    out, _ = both
+    before = {p: p.stat().st_mtime for p in out.glob('starts/*/runs/*/*.pth')}
+    assert len(before) == 20
     start = time.time()
-    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce,mixup,cutmix,mixskd,mixskd-conv',
-                   '--seeds', '0', '1', *TINY)
+    proc = compare('--out', str(out), *both_args)
     assert time.time() - start < 60
     assert 'pretraining runs to do' not in proc.stdout
-    assert {p: p.stat().st_mtime for p in out.glob('runs/*/*.pth')} == before
-    assert len(list(out.glob('logs/*.log'))) == 20  # 10 train + 10 test logs, no new ones
+    assert {p: p.stat().st_mtime for p in out.glob('starts/*/runs/*/*.pth')} == before
+    assert len(list(out.glob('starts/scratch/logs/*.log'))) == 20  # 10 train + 10 test logs, no new ones
 
 
-def test_changed_settings_are_refused(full, folders):
-    out, _ = full
-    proc = compare('--data', str(folders), '--out', str(out), '--methods', 'ce,mixup,cutmix,mixskd,mixskd-conv',
-                   '--seeds', '0', '1', *TINY, '--epochs', '2', check=False)  # the last --epochs counts
+def test_changed_settings_are_refused(both, both_args):
+    out, _ = both
+    proc = compare('--out', str(out), *both_args, '--epochs', '2', check=False)  # the last --epochs counts
     assert proc.returncode != 0
     assert 'epochs: 1 in' in proc.stderr and 'now 2' in proc.stderr and 'Use a new --out' in proc.stderr
 

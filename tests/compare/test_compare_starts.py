@@ -1,10 +1,11 @@
-"""`tools/compare.py --init scratch,local-dir:...`: every method from two starts, the source made by our own tools."""
+"""`tools/compare.py --init scratch,local-dir:...`: every method from two starts, the source made by our own tools
+(the comparison is conftest.py's ``both``)."""
 import json
 import os
 import re
 
 import pytest
-from _compare_data import TINY, compare, write_class_folders
+from _compare_data import METHODS, NO_INIT, compare
 from _helpers import run_tool
 from mmengine.config import Config
 
@@ -12,33 +13,7 @@ from mixskd_mm.compare.across import across_verdict
 from mixskd_mm.compare.report import verdict
 
 # its module fixture trains many runs: keep the module's tests on one pytest-xdist worker (make test: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group('compare_starts')
-
-METHODS = 'ce,mixup,cutmix,mixskd,mixskd-conv'
-NO_INIT = [a for a in TINY if a not in ('--init', 'scratch')]
-
-
-@pytest.fixture(scope='module')
-def folders(tmp_path_factory):
-    return write_class_folders(tmp_path_factory.mktemp('cls') / 'data')
-
-
-@pytest.fixture(scope='module')
-def source(folders, tmp_path_factory):
-    """A timm model folder exported by tools/export_backbone.py from a tiny CE run of tools/compare.py."""
-    root = tmp_path_factory.mktemp('source')
-    compare('--data', str(folders), '--out', str(root / 'cmp'), '--methods', 'ce', '--seeds', '0', *TINY)
-    run_tool('tools/export_backbone.py', str(root / 'cmp' / 'runs' / 'ce_seed0' / 'epoch_1.pth'), str(root / 'src'),
-             '--format', 'timm')
-    return str(root / 'src')
-
-
-@pytest.fixture(scope='module')
-def both(folders, source, tmp_path_factory):
-    out = tmp_path_factory.mktemp('both') / 'out'
-    proc = compare('--data', str(folders), '--out', str(out), '--init', f'scratch,local-dir:{source}',
-                   '--methods', METHODS, '--seeds', '0', '1', *NO_INIT)
-    return out, proc
+pytestmark = pytest.mark.xdist_group('compare_full')  # shares conftest's comparison
 
 
 def test_every_pretrained_run_loads_the_whole_source_and_mixskd_copies_its_exits(both, source):
