@@ -12,9 +12,10 @@ last stage: RetinaNet). ``MODEL.BACKBONE.FREEZE_AT`` keeps Detectron2's meaning 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from detectron2.config import CfgNode
+from detectron2.config import CfgNode, LazyConfig
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, FPN
 from detectron2.modeling.backbone.fpn import LastLevelMaxPool, LastLevelP6P7
@@ -96,3 +97,9 @@ def build_timm_retinanet_fpn_backbone(cfg: CfgNode, input_shape: ShapeSpec) -> F
     top = LastLevelP6P7(bottom_up.output_shape()[last].channels, cfg.MODEL.FPN.OUT_CHANNELS, in_feature=last)
     return FPN(bottom_up=bottom_up, in_features=in_features, out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
                norm=cfg.MODEL.FPN.NORM, top_block=top, fuse_type=cfg.MODEL.FPN.FUSE_TYPE)
+
+
+def load_lazy_config(path: str, overrides: Sequence[str] = ()) -> Any:
+    """A LazyConfig file with ``key=value`` overrides applied (Detectron2's ``LazyConfig.load`` / ``apply_overrides``),
+    for code outside this package, which does not import Detectron2 itself."""
+    return LazyConfig.apply_overrides(LazyConfig.load(path), list(overrides))

@@ -17,12 +17,12 @@ def write_lazy_leaf(config: str, info: Mapping, out_path: str, work_dir: str,
                     options: list[str]) -> tuple[list[str], list[str]]:
     """Write the LazyConfig leaf over ``config`` (``options``: LazyConfig ``key=value`` overrides, applied to read
     it); returns the changes and the command line's trailing options (the overrides as given)."""
-    from detectron2.config import LazyConfig  # Detectron2 loads only for a Detectron2 config
     from omegaconf.errors import OmegaConfBaseException
 
-    from mixskd_mm.detectron2.backbone import TimmBackbone
+    from mixskd_mm.detectron2.backbone import TimmBackbone  # Detectron2 loads only for a Detectron2 config
+    from mixskd_mm.detectron2.config import load_lazy_config
     from mixskd_mm.detectron2.pixels import expected_stats
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(config), options)
+    cfg = load_lazy_config(config, options)
     try:
         bottom, features = cfg.model.backbone.bottom_up, list(cfg.model.backbone.in_features)
     except (OmegaConfBaseException, AttributeError, TypeError):
