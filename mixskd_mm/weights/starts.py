@@ -107,6 +107,15 @@ def parse_pretrained_cfg(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def recorded_pretrained_cfg(meta: Mapping[str, str]) -> dict[str, Any]:
+    """:func:`parse_pretrained_cfg` of the ``pretrained_cfg`` JSON a file's (or folder's) metadata records; ``{}``
+    when it records none or an unreadable one."""
+    try:
+        return parse_pretrained_cfg(json.loads(meta['pretrained_cfg'])) if meta.get('pretrained_cfg') else {}
+    except ValueError:
+        return {}
+
+
 def resolve_start(spec: str, model_name: str) -> Start:
     """The local weights file and ``pretrained_cfg`` of a start, fetched once (see the module's table).
 
@@ -153,12 +162,8 @@ def _start(spec: str, weights: str, meta: Mapping[str, str], model_name: str) ->
     if arch and arch.split('.')[0] != model_name.split('.')[0]:
         raise StartError(f'--init {spec}: its weights are of {arch!r}, but the backbone is {model_name!r}. Use '
                          f'--model {arch.split(".")[0]}, or a source exported from {model_name!r}.')
-    try:
-        cfg = json.loads(meta['pretrained_cfg']) if meta.get('pretrained_cfg') else None
-    except ValueError:
-        cfg = None
     return Start(spec, weights=os.path.abspath(weights), sha256=sha256_of(weights), architecture=arch,
-                 **parse_pretrained_cfg(cfg))
+                 **recorded_pretrained_cfg(meta))
 
 
 def _timm_default(model_name: str) -> Start:

@@ -1,7 +1,6 @@
 """Any timm CNN as a multi-stage backbone for pretraining, MMDetection and MMSegmentation."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Callable
 
@@ -15,7 +14,7 @@ from mixskd_mm.compat import log_applied
 from mixskd_mm.registry import MODELS
 from mixskd_mm.weights.files import load_weights_file
 from mixskd_mm.weights.record import export_metadata_of
-from mixskd_mm.weights.starts import parse_pretrained_cfg
+from mixskd_mm.weights.starts import parse_pretrained_cfg, recorded_pretrained_cfg
 
 from ..recompute import CpMode, check_cp_mode, run_checkpointed
 from .arguments import timm_args
@@ -184,11 +183,7 @@ class TimmStageBackbone(BaseModule):
     def record_loaded(self, source: str, report: dict) -> None:
         """Remember where the weights came from and what inputs their source records (after a load by any caller)."""
         self.weights_source = source
-        recorded = report.get('metadata', {}).get('pretrained_cfg')
-        try:
-            self.pretrained_cfg = parse_pretrained_cfg(json.loads(recorded)) if recorded else {}
-        except ValueError:
-            self.pretrained_cfg = {}
+        self.pretrained_cfg = recorded_pretrained_cfg(report.get('metadata', {}))
 
     def _adopt(self, model: nn.Module, keep: Sequence[str]) -> None:
         """Register the timm model's children here, dropping units that are not needed."""
