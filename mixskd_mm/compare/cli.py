@@ -8,29 +8,26 @@ import os.path as osp
 import sys
 import time
 from collections.abc import Sequence
-from functools import partial
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
 from mixskd_mm.weights.file_checks import WeightsFileError
 
 from . import analysis
 from .across import write_across
-from .configs import DEFAULT_METHODS, LAYOUTS, METHODS, Pretraining
+from .configs import DEFAULT_METHODS, LAYOUTS, METHODS
 from .data import EMBEDDED, DataError, prepare_data
-from .logs import add_cost
 from .options import check_options
 from .plan import Comparison, Settings
 from .plots import write_plots
 from .processes import ToolPool
-from .report import build_report
+from .report import Section, build_report
 from .results import Choice, RunResult, choose_variants, run_result
+from .running import fine_tune_all, pretrain_all, print_commands
 from .starts import parse_init, plan_starts, record_starts, start_folder
-from .study import PretrainRun, SettingsChanged, check_settings, plan_pretraining, record_settings
-from .transfer.runs import FineTune, TransferResult, fine_tune, plan_transfer, read_transfers
+from .study import SettingsChanged, check_settings, plan_pretraining, record_settings
+from .transfer.runs import TransferResult, plan_transfer, read_transfers
 
 DESCRIPTION = 'Does MixSKD pay off on my data? Compare CE, Mixup, CutMix and MixSKD pretraining, honestly.'
-#: the methods' training cost, most expensive first (runs start in this order so that no long run starts last)
-COST_RANK = {'mixskd': 0, 'mixskd-conv': 1, 'cutmix': 2, 'mixup': 3, 'ce': 4}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,41 +153,6 @@ def load_data(settings: Settings, out: str) -> dict:
                         embedded=embedded, drop_duplicates=settings.drop_duplicates)
 
 
-def _log(out: str, name: str) -> str:
-    return osp.join(out, 'logs', f'{name}.log')
-
-
-def pretrain(pool: ToolPool, run: PretrainRun, pretraining: Pretraining, out: str) -> PretrainRun:
-    """Train (or resume) one run, then evaluate the test split once; record what each step cost."""
-    if not run.trained:
-        resume, per_epoch = run.resumable, pretraining.iters_per_epoch
-        result = pool.run(f'{run.name}{" (resume)" if resume else ""}', run.train_args(resume), _log(out, run.name),
-                          per_epoch * run.epochs, per_epoch)
-        add_cost(run.work_dir, 'train', result.seconds, result.max_rss_mib)
-        scores, checkpoint = osp.join(run.work_dir, 'val_scores.npz'), run.checkpoint
-        if osp.getmtime(scores) < osp.getmtime(checkpoint):
-            raise RuntimeError(f'{run.name}: the final validation did not run after {checkpoint} was written (the '
-                               f'run was interrupted during it). Delete {run.work_dir} and rerun to train it again.')
-    if not run.tested:
-        result = pool.run(f'{run.name} test', run.test_args(), _log(out, run.name + '_test'))
-        add_cost(run.work_dir, 'test', result.seconds, result.max_rss_mib)
-    return run
-
-
-def print_commands(runs: Sequence[PretrainRun], fine_tunes: Sequence[FineTune]) -> None:
-    """Print every command (finished ones commented), for a scheduler (see tools/slurm_train.sh)."""
-    for run in runs:
-        prefix = '# done: ' if run.finished else ''
-        for line in run.command_lines():
-            print(prefix + line)
-    for f in fine_tunes:
-        print(('# done: ' if f.done else '') + f.command)
-    if not fine_tunes and runs:
-        print('# the fine-tune commands follow once pretraining is finished (they use its chosen backbones)')
-    print('# on Slurm: GPUS=1 bash tools/slurm_train.sh PARTITION NAME CONFIG --work-dir DIR for each train command '
-          '(srun python tools/test.py ... for the test commands); then rerun with --collect')
-
-
 # -- main ---------------------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> dict:
     """Run, resume or collect a comparison; returns what ``results.json`` holds (``{}`` with ``--print-commands``).
@@ -234,34 +196,6 @@ def main(argv: Sequence[str] | None = None) -> dict:
     return write_across(args.out, settings.recorded(), starts, written, verdicts, time.time() - began)
 
 
-def pretrain_all(pool: ToolPool, runs: Sequence[tuple[PretrainRun, Comparison]], collect: bool) -> None:
-    """Train the unfinished runs (unless ``collect``), the most expensive methods first; each run with its
-    comparison's schedule, its log in its comparison's ``logs/``.
-
-    Raises:
-        RuntimeError: naming the runs still unfinished.
-    """
-    pending = [(r, c) for r, c in runs if not r.finished]
-    if pending and not collect:
-        print(f'[compare] {len(pending)} of {len(runs)} pretraining runs to do, {pool.jobs} at a time '
-              f'({pool.threads} thread(s) each)', flush=True)
-        longest_first = sorted(pending, key=lambda rc: COST_RANK.get(rc[0].method, len(COST_RANK)))  # a short tail
-        pool.map([partial(pretrain, pool, r, c.pretraining, c.out) for r, c in longest_first])
-    several = len({c.start.label for _, c in runs}) > 1
-    unfinished = [f'{c.start.label}/{r.name}' if several else r.name for r, c in runs if not r.finished]
-    if unfinished:
-        raise RuntimeError(f'{len(unfinished)} pretraining run(s) have not finished: {", ".join(unfinished)}. Run '
-                           f'their commands (--print-commands), or rerun without --collect.')
-
-
-def fine_tune_all(pool: ToolPool, fine_tunes: Sequence[tuple[FineTune, str]], collect: bool) -> None:
-    """Run the fine-tunes not done yet (unless ``collect``), each logged in its comparison's ``logs/``."""
-    todo = [(f, out) for f, out in fine_tunes if not f.done]
-    if todo and not collect:
-        print(f'[compare] {len(todo)} fine-tune(s) to do', flush=True)
-        pool.map([partial(fine_tune, pool, f, _log(out, f.name)) for f, out in todo])
-
-
 def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
                  transfers: Sequence[TransferResult], seconds: float) -> dict:
     """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder."""
@@ -274,7 +208,9 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     plots = write_plots(table, reliability, data['classes'], split, c.out, note)
     settings = c.described()
     commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
-    report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk)
+    sections: list[Section] = []  # the further analyses, each computed from the runs' own files
+    report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk,
+                          sections)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
     out = dict(settings=settings, data=data, split=split, summary={m: row.as_json() for m, row in table.items()},
                comparisons=pairs,

@@ -101,6 +101,19 @@ def verdict(pairs: Sequence[dict], transfer: dict[str, dict], split: str) -> str
 
 
 @dataclass(frozen=True)
+class Section:
+    """A part of the report that one further analysis adds (beside the accuracy, cost and transfer parts).
+
+    Attributes:
+        markdown: Its lines in ``report.md``, from its ``## Title`` on.
+        verdict: What it adds to the verdict (whole sentences; ``''``: nothing).
+    """
+
+    markdown: tuple[str, ...]
+    verdict: str = ''
+
+
+@dataclass(frozen=True)
 class Report:
     """The report of a comparison, in its parts.
 
@@ -117,7 +130,7 @@ class Report:
 
 def build_report(data: dict, settings: dict, table: Mapping[str, SummaryRow], pairs: Sequence[dict],
                  chosen: Mapping[str, Choice], transfer: dict[str, dict], commands: Sequence[str], split: str,
-                 plots: Sequence[str], topk: int) -> Report:
+                 plots: Sequence[str], topk: int, sections: Sequence[Section] = ()) -> Report:
     """The report, from the numbers of :mod:`.analysis`.
 
     Args:
@@ -132,11 +145,13 @@ def build_report(data: dict, settings: dict, table: Mapping[str, SummaryRow], pa
         split: Where the accuracies are measured.
         plots: The PNG files written beside the report.
         topk: The k of top-k.
+        sections: The further analyses' parts, in order: their sentences follow the verdict's, their markdown
+            precedes the list of runs.
 
     Returns:
         The report's parts.
     """
-    answer = verdict(pairs, transfer, split)
+    answer = ' '.join([verdict(pairs, transfer, split)] + [s.verdict for s in sections if s.verdict])
     lines = ['# Does MixSKD pay off on this data?', '', '## Verdict', '', answer, '']
     lines += _setup_section(data, settings, split)
     lines += _results_section(settings, table, topk)
@@ -144,6 +159,8 @@ def build_report(data: dict, settings: dict, table: Mapping[str, SummaryRow], pa
     lines += _per_class_section(data['classes'], table)
     lines += _sweep_section(chosen)
     lines += _transfer_sections(transfer)
+    for section in sections:
+        lines += [*section.markdown, '']
     lines += _runs_section(commands, plots)
     return Report(answer, '\n'.join(lines) + '\n', tuple(console_table(table, transfer)))
 
