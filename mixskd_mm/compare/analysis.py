@@ -160,7 +160,8 @@ def per_seed(results: Sequence[RunResult], method: str, variant: Variant, split:
 
 def comparisons(results: Sequence[RunResult], chosen: dict[str, Choice], table: dict[str, SummaryRow],
                 split: str) -> list[dict]:
-    """Paired differences of each MixSKD variant to CE and to the best cheap baseline, on top-1 and ECE.
+    """Paired differences of each MixSKD variant to CE and to the best cheap baseline, and to each of them trained
+    at equal compute where compared (``ce-matched``, ...), on top-1 and ECE.
 
     Args:
         results: :func:`run_result` of every run.
@@ -172,7 +173,8 @@ def comparisons(results: Sequence[RunResult], chosen: dict[str, Choice], table: 
         One dict per pair: ``method``, ``baseline``, ``top1`` and ``ece`` (:func:`paired_difference`), ``seeds``,
         and ``time_ratio`` (training time of the method over the baseline's).
     """
-    baselines = [b for b in ('ce', best_cheap_baseline(table)) if b in table]
+    cheap = best_cheap_baseline(table)
+    baselines = [b for b in ('ce', 'ce-matched', cheap, f'{cheap}-matched') if b in table]
     out = []
     for method in (m for m in MIXSKD_METHODS if m in table):
         for base in baselines:

@@ -14,7 +14,8 @@ from mixskd_mm.weights.file_checks import WeightsFileError
 
 from . import analysis
 from .across import write_across
-from .configs import DEFAULT_METHODS, LAYOUTS, METHODS
+from .compute import ComputeMatch, compute_section, match_compute
+from .configs import DEFAULT_METHODS, LAYOUTS, MATCHED, METHODS, MIXSKD_METHODS
 from .data import EMBEDDED, DataError, prepare_data
 from .options import check_options
 from .plan import Comparison, Settings
@@ -113,6 +114,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown or not args.methods:
         raise SystemExit(f'--methods: unknown {unknown}; choose from {", ".join(METHODS)}')
+    matched = [m for m in args.methods if m in MATCHED]
+    if matched and not any(m in args.methods for m in MIXSKD_METHODS):
+        raise SystemExit(f'--methods: {", ".join(matched)} train as long as makes their cost equal MixSKD\'s; add '
+                         f'mixskd (or mixskd-conv) to --methods, or leave {", ".join(matched)} out')
     if len(set(args.seeds)) != len(args.seeds):
         raise SystemExit(f'--seeds repeats a seed: {args.seeds}')
     for flag, config, folder in (('det', args.det_config, args.det_data), ('seg', args.seg_config, args.seg_data)):
@@ -172,8 +177,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     record_starts(args.out, starts)
     comparisons = [Comparison.build(settings, data, start_folder(args.out, p, len(starts) > 1), args.jobs,
                                     args.channels_last, p, osp.join(args.out, 'data')) for p in starts]
-    runs = {c.start.label: plan_pretraining(c.out, settings.methods, settings.seeds, c.variants, data,
-                                            c.pretraining, c.data_dir) for c in comparisons}
+    matches = {c.start.label: match_compute(settings.methods, data, c.pretraining, c.out) for c in comparisons}
+    runs = {c.start.label: plan_pretraining(c.out, settings.methods, settings.seeds, c.variants, data, c.pretraining,
+                                            c.data_dir, _matched(matches[c.start.label])) for c in comparisons}
     pool = ToolPool(args.jobs, args.gpus, progress=not args.no_progress)
     every_run = [(r, c) for c in comparisons for r in runs[c.start.label]]
     if args.print_commands and not all(r.finished for r, _ in every_run):
@@ -188,16 +194,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
         return {}
     fine_tune_all(pool, [(f, c.out) for c in comparisons for f in fine_tunes[c.start.label]], args.collect)
     written = {c.start.label: write_report(c, list(results[c.start.label].values()), chosen[c.start.label],
-                                           read_transfers(fine_tunes[c.start.label]), time.time() - began)
-               for c in comparisons}
+                                           read_transfers(fine_tunes[c.start.label]), time.time() - began,
+                                           matches[c.start.label]) for c in comparisons}
     if len(starts) == 1:
         return written[starts[0].label]
     verdicts = {label: out['verdict'] for label, out in written.items()}
     return write_across(args.out, settings.recorded(), starts, written, verdicts, time.time() - began)
 
 
+def _matched(match: ComputeMatch | None) -> dict[str, int]:
+    return dict(match.matched_epochs) if match else {}
+
+
 def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
-                 transfers: Sequence[TransferResult], seconds: float) -> dict:
+                 transfers: Sequence[TransferResult], seconds: float, match: ComputeMatch | None = None) -> dict:
     """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder."""
     c, split, data = comparison, comparison.split, dict(comparison.data)
     table = analysis.summarise(results, chosen, split)
@@ -209,6 +219,8 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     settings = c.described()
     commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
     sections: list[Section] = []  # the further analyses, each computed from the runs' own files
+    if match:
+        sections.append(compute_section(match, table))
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk,
                           sections)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
@@ -216,7 +228,8 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
                comparisons=pairs,
                chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
                transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
-               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1))
+               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1),
+               **({'compute': match.as_json()} if match else {}))
     atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(c.out, 'results.json'))
     print('\n'.join(report.console))
     print(f'\n[compare] {report.verdict}')

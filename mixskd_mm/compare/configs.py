@@ -8,6 +8,8 @@ Every run gets the same data, pipeline, schedule and seed list; only ``model`` d
 ``cutmix``                ``ImageClassifier(mix='cutmix', alpha=1.0)`` (Yun et al., ICCV 2019)
 ``mixskd``                ``MixSKD(exit_type='replicate', alpha=0.4)``, KD temperature 3: the paper's method
 ``mixskd-conv``           the same with the cheap depthwise-separable ``conv`` exits
+``ce-matched``            CE trained as long as makes its cost equal MixSKD's (:mod:`~mixskd_mm.compare.compute`);
+                          ``mixup-matched`` and ``cutmix-matched`` likewise
 ========================  ====================================================================================
 
 Every config starts from our bases in ``configs/_base_/`` (:data:`BASES`, found by
@@ -26,9 +28,13 @@ from mmengine.config import Config
 
 from mixskd_mm.utils.locations import config_path
 
-METHODS = ('ce', 'mixup', 'cutmix', 'mixskd', 'mixskd-conv')
-DEFAULT_METHODS = ('ce', 'mixup', 'cutmix', 'mixskd')
-LABELS = {'ce': 'CE', 'mixup': 'Mixup', 'cutmix': 'CutMix', 'mixskd': 'MixSKD', 'mixskd-conv': 'MixSKD (conv exits)'}
+#: compute-matched method -> the method it trains longer (its model config is that method's)
+MATCHED = {'ce-matched': 'ce', 'mixup-matched': 'mixup', 'cutmix-matched': 'cutmix'}
+METHODS = ('ce', 'mixup', 'cutmix', 'mixskd', 'mixskd-conv', *MATCHED)
+DEFAULT_METHODS = ('ce', 'mixup', 'cutmix', 'mixskd', 'ce-matched')
+LABELS = {'ce': 'CE', 'mixup': 'Mixup', 'cutmix': 'CutMix', 'mixskd': 'MixSKD', 'mixskd-conv': 'MixSKD (conv exits)',
+          'ce-matched': 'CE at equal compute', 'mixup-matched': 'Mixup at equal compute',
+          'cutmix-matched': 'CutMix at equal compute'}
 MIXSKD_METHODS = ('mixskd', 'mixskd-conv')
 #: ``--channels-last`` values: contiguous tensors, channels-last everywhere, or the layout timed faster per convolution
 LAYOUTS = ('off', 'on', 'auto')
@@ -89,7 +95,7 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
     """The ``model`` entry of one method.
 
     Args:
-        method: One of :data:`METHODS`.
+        method: One of :data:`METHODS` (a compute-matched one gets its base method's model).
         model_name: A timm CNN (``TimmStageBackbone``'s ``model_name``).
         num_classes: Number of classes.
         mean: Per-channel mean (0-255) of the training images.
@@ -107,6 +113,7 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
     """
     if method not in METHODS:
         raise ValueError(f'unknown method {method!r}; choose from {", ".join(METHODS)}')
+    method = MATCHED.get(method, method)
     backbone: dict = dict(type='TimmStageBackbone', model_name=model_name, out_indices=(1, 2, 3, 4))
     if pretrained:
         backbone['pretrained'] = pretrained

@@ -14,7 +14,8 @@ from .study import PretrainRun
 from .transfer.runs import FineTune, fine_tune
 
 #: the methods' training cost, most expensive first (runs start in this order so that no long run starts last)
-COST_RANK = {'mixskd': 0, 'mixskd-conv': 1, 'cutmix': 2, 'mixup': 3, 'ce': 4}
+COST_RANK = {'mixskd': 0, 'ce-matched': 1, 'mixup-matched': 1, 'cutmix-matched': 1, 'mixskd-conv': 2, 'cutmix': 3,
+             'mixup': 4, 'ce': 5}
 
 
 def log_path(out: str, name: str) -> str:

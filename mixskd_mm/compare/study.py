@@ -20,8 +20,8 @@ from __future__ import annotations
 import itertools
 import json
 import os.path as osp
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mixskd_mm.utils.atomic_io import atomic_write_bytes
@@ -216,7 +216,8 @@ class PretrainRun:
 
 
 def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], variants: Sequence[Variant], data: dict,
-                     pretraining: Pretraining, data_dir: str | None = None) -> list[PretrainRun]:
+                     pretraining: Pretraining, data_dir: str | None = None,
+                     epochs: Mapping[str, int] | None = None) -> list[PretrainRun]:
     """Write each run's config (once) and return the runs, the longest methods first.
 
     Each method's config is built once (:func:`~mixskd_mm.compare.configs.method_config`); a run's is a copy with its
@@ -233,6 +234,8 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], var
         data: The data summary (``compare.data.prepare_data``).
         pretraining: The schedule every method shares.
         data_dir: The folder of the data's lists (default ``out/data``).
+        epochs: The epochs of the methods that train longer than ``pretraining``'s (the compute-matched ones,
+            :mod:`~mixskd_mm.compare.compute`): their whole schedule is stretched to them.
 
     Returns:
         The runs.
@@ -240,11 +243,12 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], var
     runs = []
     data_dir = data_dir or osp.join(out, 'data')
     for method in methods:
-        config = method_config(method, data, data_dir, pretraining)
+        schedule = replace(pretraining, epochs=(epochs or {}).get(method, pretraining.epochs))
+        config = method_config(method, data, data_dir, schedule)
         points = [v for v in variants if v.overrides and all(has_key(config, key) for key, _ in v.overrides)]
         for variant, seed in itertools.product(points or [Variant()], seeds):
             key = RunKey(method, variant, seed)
-            run = PretrainRun(key, osp.join(out, 'runs', key.name), pretraining.epochs, data['has_test'],
+            run = PretrainRun(key, osp.join(out, 'runs', key.name), schedule.epochs, data['has_test'],
                               amp=pretraining.amp)
             if not osp.isfile(run.config):
                 atomic_write_bytes(run_config(config, seed, run.work_dir, variant.as_dict()).pretty_text.encode(),
