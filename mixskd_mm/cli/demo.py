@@ -7,7 +7,7 @@
    images from the rest of the training split, the official test split; detection / segmentation scenes composed
    from training images outside the subset, pasted on scikit-image photos (``mixskd_mm.datasets.scenes``), written
    as a COCO-format folder and an mmseg-layout folder;
-2. the comparison: ``tools/compare.py --data fashion-mnist --methods ce,mixup,cutmix,mixskd --det-data SCENES
+2. the comparison: ``tools/compare.py --data fashion-mnist --methods ce,mixup,cutmix,mixskd,ce-matched --det-data SCENES
    --seg-data SCENES --channels-last on`` with timm's tiny ``test_resnet`` (every run is ``tools/train.py`` +
    ``tools/test.py``; the fine-tunes start from the first seed's backbones);
 3. the report: ``report.md``, ``results.json`` and plots from the comparison, plus the fine-tuned models'
@@ -45,7 +45,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument('--det-iters', type=int, default=None, help='detection fine-tune iterations')
     p.add_argument('--seg-iters', type=int, default=None, help='segmentation fine-tune iterations')
     p.add_argument('--scenes', type=int, nargs=2, default=None, metavar=('TRAIN', 'VAL'), help='composed scenes')
-    p.add_argument('--methods', default='ce,mixup,cutmix,mixskd', help='methods compared')
+    p.add_argument('--methods', default='ce,mixup,cutmix,mixskd,ce-matched', help='methods compared')
     p.add_argument('--data-root', default=None, help='Fashion-MNIST IDX folder (default: the Debian package)')
     p.add_argument('--jobs', type=int, default=None, help='runs at once (default: 2, or 1 on one core)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')

@@ -1,4 +1,4 @@
-"""`tools/demo.py --quick` is tools/compare.py on the embedded data: CE, Mixup, CutMix and MixSKD pretraining, then
+"""`tools/demo.py --quick` is tools/compare.py on the embedded data: CE, Mixup, CutMix, MixSKD and CE at equal compute, then
 detection and segmentation fine-tunes on composed scenes, a report, results, plots and prediction plots."""
 import importlib.util
 import json
@@ -8,7 +8,7 @@ import struct
 import pytest
 from _helpers import ROOT, run_tool
 
-METHODS = ['ce', 'mixup', 'cutmix', 'mixskd']
+METHODS = ['ce', 'mixup', 'cutmix', 'mixskd', 'ce-matched']
 
 
 def _png_size(path):
@@ -26,7 +26,7 @@ def quick_demo(tmp_path_factory, fake_fashion_mnist):
     return out, proc
 
 
-def test_quick_demo_compares_four_methods_and_fine_tunes_each(quick_demo):
+def test_quick_demo_compares_five_methods_and_fine_tunes_each(quick_demo):
     out, proc = quick_demo
     results = json.loads((out / 'results.json').read_text())
     assert list(results['summary']) == METHODS and results['split'] == 'test'
@@ -60,7 +60,7 @@ def test_demo_defaults():
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     args = demo.parse_args(['--out', '/tmp/x'])
-    assert args.seeds == [0, 1] and args.methods == 'ce,mixup,cutmix,mixskd'
+    assert args.seeds == [0, 1] and args.methods == 'ce,mixup,cutmix,mixskd,ce-matched'
     argv = demo.compare_argv(args, '/tmp/scenes')
     assert argv[argv.index('--data') + 1] == 'fashion-mnist' and argv[argv.index('--det-data') + 1] == '/tmp/scenes'
     assert argv[argv.index('--channels-last') + 1] == 'on'  # measured faster for test_resnet at 28 px
