@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import os.path as osp
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,9 +99,12 @@ class Variant:
 
     Attributes:
         overrides: ``((dotted.key, value), ...)`` in the order of the ``--sweep`` options.
+        name: The tag of a variant named as a whole (``'tuned'``: the setting ``--tune`` chose), instead of one made
+            of its values.
     """
 
     overrides: tuple[tuple[str, Any], ...] = ()
+    name: str = ''
 
     def as_dict(self) -> dict[str, Any]:
         """``{dotted.key: value}``: what ``results.json`` records (as ``setting``) and the run's config applies."""
@@ -109,8 +112,9 @@ class Variant:
 
     @property
     def tag(self) -> str:
-        """A file-name-safe tag (``model.alpha=0.2`` -> ``'alpha-0.2'``); ``''`` for the defaults."""
-        return '_'.join(f'{key.split(".")[-1]}-{value}' for key, value in self.overrides).replace('/', '-')
+        """A file-name-safe tag (``model.alpha=0.2`` -> ``'alpha-0.2'``, or the variant's name); ``''`` for the
+        defaults."""
+        return self.name or '_'.join(f'{key.split(".")[-1]}-{value}' for key, value in self.overrides).replace('/', '-')
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,8 @@ class PretrainRun:
 
 
 def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], variants: Sequence[Variant], data: dict,
-                     pretraining: Pretraining, data_dir: str | None = None) -> list[PretrainRun]:
+                     pretraining: Pretraining, data_dir: str | None = None,
+                     tuned: Mapping[str, Variant] | None = None) -> list[PretrainRun]:
     """Write each run's config (once) and return the runs, the longest methods first.
 
     Each method's config is built once (:func:`~mixskd_mm.compare.configs.method_config`); a run's is a copy with its
@@ -233,6 +238,7 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], var
         data: The data summary (``compare.data.prepare_data``).
         pretraining: The schedule every method shares.
         data_dir: The folder of the data's lists (default ``out/data``).
+        tuned: Each method's own variant (the setting ``--tune`` chose), in place of ``variants``.
 
     Returns:
         The runs.
@@ -242,6 +248,7 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], var
     for method in methods:
         config = method_config(method, data, data_dir, pretraining)
         points = [v for v in variants if v.overrides and all(has_key(config, key) for key, _ in v.overrides)]
+        points = [tuned[method]] if tuned else points
         for variant, seed in itertools.product(points or [Variant()], seeds):
             key = RunKey(method, variant, seed)
             run = PretrainRun(key, osp.join(out, 'runs', key.name), pretraining.epochs, data['has_test'],
