@@ -114,6 +114,7 @@ def space_rows(methods: list[str], lr: float) -> list[dict]:
     for method in methods:
         for p in space(method):
             low, high = p.bounds(lr)
+            relative = f'{p.low:g}x to {p.high:g}x the comparison\'s lr {lr:g}' if p.of_lr else ''
             rows.append(dict(method=method, name=p.name, key=p.key, low=low, high=high, scale='log',
-                             relative='x the comparison lr' if p.of_lr else ''))
+                             relative=relative))
     return rows
