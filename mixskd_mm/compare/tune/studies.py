@@ -141,11 +141,13 @@ def claim(out: str, method: str, trials: int, epochs: int, lr: float) -> Claim |
         for t in running:
             if is_stale(out, method, t):
                 set_user_attr(out, method, t.number, 'owner', owner())
+                beat(out, method, t.number)  # before the lock opens: no other worker may see it silent
                 return Claim(method, t.number, dict(t.params), True)
         if len(counted(every, trials)) + len(running) >= trials:
             return None
         trial = study.ask(distributions(method, lr))
         trial.set_user_attr('owner', owner())
+        beat(out, method, trial.number)
         return Claim(method, trial.number, dict(trial.params), False)
 
 
@@ -156,21 +158,25 @@ def set_user_attr(out: str, method: str, number: int, key: str, value: object) -
     storage.set_trial_user_attr(trial_id, key, value)
 
 
-@contextlib.contextmanager
-def heartbeat(out: str, method: str, number: int) -> Iterator[None]:
-    """Touch the trial's heartbeat file every :data:`HEARTBEAT_SECONDS` while the block runs."""
+def beat(out: str, method: str, number: int) -> None:
+    """Touch the trial's heartbeat file (created if missing)."""
     path = heartbeat_path(out, method, number)
     os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'a'):
+        os.utime(path)
+
+
+@contextlib.contextmanager
+def heartbeat(out: str, method: str, number: int) -> Iterator[None]:
+    """Touch the trial's heartbeat file now and every :data:`HEARTBEAT_SECONDS` while the block runs."""
+    beat(out, method, number)
     stop = threading.Event()
 
-    def beat() -> None:
-        while True:
-            with open(path, 'a'):
-                os.utime(path)
-            if stop.wait(HEARTBEAT_SECONDS):
-                return
+    def beating() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            beat(out, method, number)
 
-    thread = threading.Thread(target=beat, daemon=True)
+    thread = threading.Thread(target=beating, daemon=True)
     thread.start()
     try:
         yield
