@@ -27,6 +27,8 @@ from .running import fine_tune_all, pretrain_all, print_commands
 from .starts import parse_init, plan_starts, record_starts, start_folder
 from .study import SettingsChanged, check_settings, plan_pretraining, record_settings
 from .transfer.runs import TransferResult, plan_transfer, read_transfers
+from .tune.running import tune_step
+from .tune.section import tuning_part
 
 DESCRIPTION = 'Does MixSKD pay off on my data? Compare CE, Mixup, CutMix and MixSKD pretraining, honestly.'
 
@@ -62,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                         'with native bf16; refused with the reason elsewhere). Fine-tunes stay fp32')
     g.add_argument('--sweep', action='append', default=[], metavar='KEY=V1,V2,...',
                    help='try each value of a config key (e.g. model.alpha=0.2,0.4,1.0); chosen on validation top-1')
+    g.add_argument('--tune', type=int, default=None, metavar='N',
+                   help='tune each method first: N Optuna trials (TPE, median pruning) on validation data, each a '
+                        'tools/train.py run on the first seed; then the seeds train each method\'s best setting. '
+                        'The spaces are in mixskd_mm/compare/tune/spaces.py; the study resumes from OUT/tune')
     g.add_argument('--val-fraction', type=float, default=0.2, help='share of each class carved for validation')
     g.add_argument('--max-per-class', type=int, default=None, help='use at most N training images per class')
     g.add_argument('--drop-duplicates', action='store_true',
@@ -101,6 +107,9 @@ def _running_options(g: argparse._ArgumentGroup) -> None:
                         "--jobs: it changes results at float rounding only")
     g.add_argument('--print-commands', action='store_true', help='print every run\'s command and stop')
     g.add_argument('--collect', action='store_true', help='only build the report from finished work directories')
+    g.add_argument('--tune-only', action='store_true',
+                   help='with --tune: run trials until every method has N, then stop; several processes may run it '
+                        'at once on one --out (a cluster\'s array job)')
     g.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
@@ -123,10 +132,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for flag, config, folder in (('det', args.det_config, args.det_data), ('seg', args.seg_config, args.seg_data)):
         if config and folder:
             raise SystemExit(f'give --{flag}-config or --{flag}-data, not both')
+    _check_tune(args)
     args.gpus = [g.strip() for g in args.gpus.split(',') if g.strip()] if args.gpus else []
     args.jobs = len(args.gpus) or args.jobs or min(2, os.cpu_count() or 1)
     args.out = osp.abspath(args.out)
     return args
+
+
+def _check_tune(args: argparse.Namespace) -> None:
+    """``--tune``: not with ``--sweep`` (two ways of choosing a setting), every method has a search space;
+    ``--tune-only`` needs ``--tune``."""
+    if args.tune_only and not args.tune:
+        raise SystemExit('--tune-only runs the trials of --tune N: give --tune N too')
+    if not args.tune:
+        return
+    if args.sweep:
+        raise SystemExit(f'--tune {args.tune} with --sweep {" --sweep ".join(args.sweep)}: choose one way of choosing '
+                         f'each method\'s setting, the Optuna search (--tune) or your grid (--sweep)')
+    from .tune.spaces import space
+    for method in args.methods:
+        try:
+            space(method)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
 
 
 def check_amp(gpus: str | None) -> None:
@@ -178,9 +206,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     comparisons = [Comparison.build(settings, data, start_folder(args.out, p, len(starts) > 1), args.jobs,
                                     args.channels_last, p, osp.join(args.out, 'data')) for p in starts]
     matches = {c.start.label: match_compute(settings.methods, data, c.pretraining, c.out) for c in comparisons}
-    runs = {c.start.label: plan_pretraining(c.out, settings.methods, settings.seeds, c.variants, data, c.pretraining,
-                                            c.data_dir, _matched(matches[c.start.label])) for c in comparisons}
     pool = ToolPool(args.jobs, args.gpus, progress=not args.no_progress)
+    tuned = tune_step(pool, comparisons, sys.argv[1:] if argv is None else argv, args.print_commands, args.collect,
+                      args.tune_only) if settings.tune else {}
+    if tuned is None:  # the tuning's commands printed, or --tune-only done
+        return {}
+    runs = {c.start.label: plan_pretraining(c.out, settings.methods, settings.seeds, c.variants, data, c.pretraining,
+                                            c.data_dir, _matched(matches[c.start.label]), tuned.get(c.start.label))
+            for c in comparisons}
     every_run = [(r, c) for c in comparisons for r in runs[c.start.label]]
     if args.print_commands and not all(r.finished for r, _ in every_run):
         print_commands([r for r, _ in every_run], [])
@@ -219,8 +252,14 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     settings = c.described()
     commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
     sections: list[Section] = []  # the further analyses, each computed from the runs' own files
+    extra: dict = {}
     if match:
         sections.append(compute_section(match, table))
+        extra['compute'] = match.as_json()
+    if c.settings.tune:
+        section, extra['tuning'], plot = tuning_part(c, results)
+        sections.append(section)
+        plots.append(plot)
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk,
                           sections)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
@@ -228,8 +267,7 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
                comparisons=pairs,
                chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
                transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
-               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1),
-               **({'compute': match.as_json()} if match else {}))
+               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1), **extra)
     atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(c.out, 'results.json'))
     print('\n'.join(report.console))
     print(f'\n[compare] {report.verdict}')

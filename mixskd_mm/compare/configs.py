@@ -6,7 +6,7 @@ Every run gets the same data, pipeline, schedule and seed list; only ``model`` d
 ``ce``                    ``ImageClassifier``: backbone + linear head, cross-entropy
 ``mixup``                 ``ImageClassifier(mix='mixup', alpha=1.0)`` (Zhang et al., ICLR 2018)
 ``cutmix``                ``ImageClassifier(mix='cutmix', alpha=1.0)`` (Yun et al., ICCV 2019)
-``mixskd``                ``MixSKD(exit_type='replicate', alpha=0.4)``, KD temperature 3: the paper's method
+``mixskd``                ``MixSKD(exit_type='replicate', alpha=0.4)``, KD temperature 3, loss weights 1 (the paper)
 ``mixskd-conv``           the same with the cheap depthwise-separable ``conv`` exits
 ``ce-matched``            CE trained as long as makes its cost equal MixSKD's (:mod:`~mixskd_mm.compare.compute`);
                           ``mixup-matched`` and ``cutmix-matched`` likewise
@@ -124,8 +124,12 @@ def model_config(method: str, model_name: str, num_classes: int, mean: Sequence[
     if layout != 'off':
         common['channels_last'] = True if layout == 'on' else 'auto'
     if method in MIXSKD_METHODS:
+        # every loss weight written out, as in configs/_base_/models/mixskd_resnet18_cifar.py: --tune sets them
         return dict(type='MixSKD', exit_type='conv' if method == 'mixskd-conv' else 'replicate', alpha=0.4,
-                    kd_loss=dict(type='DistributionKDLoss', temperature=3.0),
+                    ce_loss=dict(type='OriginalCELoss', loss_weight=1.0),
+                    mix_ce_loss=dict(type='MixupCELoss', loss_weight=1.0),
+                    kd_loss=dict(type='DistributionKDLoss', temperature=3.0, loss_weight=1.0),
+                    feat_loss=dict(type='FeatureMapL2Loss', loss_weight=1.0),
                     adv_loss=dict(type='AdversarialFeatureLoss', loss_weight=1.0), **common)
     if method == 'ce':
         return dict(type='ImageClassifier', **common)

@@ -79,6 +79,7 @@ class Settings:
     amp: bool
     drop_duplicates: bool
     init: tuple[str, ...] = (SCRATCH,)
+    tune: int | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -92,7 +93,7 @@ class Settings:
                    val_fraction=args.val_fraction, max_per_class=args.max_per_class, per_class=args.per_class,
                    val_per_class=args.val_per_class, data_root=args.data_root, workers=args.workers,
                    transfers=transfers, transfer_seeds=args.transfer_seeds, amp=args.amp,
-                   drop_duplicates=args.drop_duplicates, init=tuple(args.init))
+                   drop_duplicates=args.drop_duplicates, init=tuple(args.init), tune=args.tune)
 
     @property
     def embedded(self) -> bool:
@@ -105,8 +106,9 @@ class Settings:
 
     def recorded(self) -> dict[str, Any]:
         """What ``settings.json`` holds (and ``results.json``'s ``settings`` starts with): JSON values, absolute
-        paths; ``amp`` and ``drop_duplicates`` only when set, and ``init`` only when it is not ``scratch`` alone (then
-        with the from-scratch ``epochs`` and ``lr`` filled in), so folders started before they existed still match."""
+        paths; ``amp``, ``drop_duplicates`` and ``tune`` only when set, and ``init`` only when it is not ``scratch``
+        alone (then with the from-scratch ``epochs`` and ``lr`` filled in), so folders started before they existed
+        still match."""
         epochs, lr = self.epochs, self.lr
         if self.scratch_only:
             epochs, lr = schedule_defaults(SCRATCH, self.batch, epochs, lr)
@@ -125,7 +127,8 @@ class Settings:
         out.update({f'{key}_options': list(t.options) for key, t in keyed.items()})
         return dict(out, **({'amp': True} if self.amp else {}),
                     **({'drop_duplicates': True} if self.drop_duplicates else {}),
-                    **({} if self.scratch_only else {'init': list(self.init)}))
+                    **({} if self.scratch_only else {'init': list(self.init)}),
+                    **({'tune': self.tune} if self.tune else {}))
 
 
 @dataclass(frozen=True)

@@ -99,9 +99,12 @@ class Variant:
 
     Attributes:
         overrides: ``((dotted.key, value), ...)`` in the order of the ``--sweep`` options.
+        name: The tag of a variant named as a whole (``'tuned'``: the setting ``--tune`` chose), instead of one made
+            of its values.
     """
 
     overrides: tuple[tuple[str, Any], ...] = ()
+    name: str = ''
 
     def as_dict(self) -> dict[str, Any]:
         """``{dotted.key: value}``: what ``results.json`` records (as ``setting``) and the run's config applies."""
@@ -109,8 +112,9 @@ class Variant:
 
     @property
     def tag(self) -> str:
-        """A file-name-safe tag (``model.alpha=0.2`` -> ``'alpha-0.2'``); ``''`` for the defaults."""
-        return '_'.join(f'{key.split(".")[-1]}-{value}' for key, value in self.overrides).replace('/', '-')
+        """A file-name-safe tag (``model.alpha=0.2`` -> ``'alpha-0.2'``, or the variant's name); ``''`` for the
+        defaults."""
+        return self.name or '_'.join(f'{key.split(".")[-1]}-{value}' for key, value in self.overrides).replace('/', '-')
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,8 @@ class PretrainRun:
 
 def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], variants: Sequence[Variant], data: dict,
                      pretraining: Pretraining, data_dir: str | None = None,
-                     epochs: Mapping[str, int] | None = None) -> list[PretrainRun]:
+                     epochs: Mapping[str, int] | None = None,
+                     tuned: Mapping[str, Variant] | None = None) -> list[PretrainRun]:
     """Write each run's config (once) and return the runs, the longest methods first.
 
     Each method's config is built once (:func:`~mixskd_mm.compare.configs.method_config`); a run's is a copy with its
@@ -236,6 +241,7 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], var
         data_dir: The folder of the data's lists (default ``out/data``).
         epochs: The epochs of the methods that train longer than ``pretraining``'s (the compute-matched ones,
             :mod:`~mixskd_mm.compare.compute`): their whole schedule is stretched to them.
+        tuned: Each method's own variant (the setting ``--tune`` chose), in place of ``variants``.
 
     Returns:
         The runs.
@@ -246,6 +252,7 @@ def plan_pretraining(out: str, methods: Sequence[str], seeds: Sequence[int], var
         schedule = replace(pretraining, epochs=(epochs or {}).get(method, pretraining.epochs))
         config = method_config(method, data, data_dir, schedule)
         points = [v for v in variants if v.overrides and all(has_key(config, key) for key, _ in v.overrides)]
+        points = [tuned[method]] if tuned else points
         for variant, seed in itertools.product(points or [Variant()], seeds):
             key = RunKey(method, variant, seed)
             run = PretrainRun(key, osp.join(out, 'runs', key.name), schedule.epochs, data['has_test'],

@@ -1,5 +1,6 @@
-"""`tools/demo.py --quick` is tools/compare.py on the embedded data: CE, Mixup, CutMix, MixSKD and CE at equal compute, then
-detection and segmentation fine-tunes on composed scenes, a report, results, plots and prediction plots."""
+"""`tools/demo.py --quick` is tools/compare.py on the embedded data: CE, Mixup, CutMix, MixSKD and CE at equal
+compute, then detection and segmentation fine-tunes on composed scenes, a report, results, plots and
+prediction plots."""
 import importlib.util
 import json
 import os
