@@ -28,7 +28,8 @@ def test_recorded_settings_are_what_settings_json_always_held(tmp_path):
                          '--amp').recorded()
     assert recorded == dict(
         data='fashion-mnist', model='resnet18', img_size=None, epochs=30, batch=8, lr=0.00625,
-        methods=['ce', 'mixup', 'cutmix', 'mixskd'], seeds=[3, 1], sweep=['model.alpha=0.2,1'], val_fraction=0.2,
+        methods=['ce', 'mixup', 'cutmix', 'mixskd', 'ce-matched'], seeds=[3, 1],
+        sweep=['model.alpha=0.2,1'], val_fraction=0.2,
         max_per_class=None, embedded=dict(per_class=500, val_per_class=100, data_root=None), workers=0,
         det_config=None, seg_config=str(tmp_path / 'fcn.py'), det_data=str(tmp_path / 'scenes'), seg_data=None,
         det_iters=300, seg_iters=None, transfer_seeds=None, det_options=[], seg_options=[], amp=True)

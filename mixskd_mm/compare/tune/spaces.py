@@ -10,6 +10,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+from ..configs import MATCHED
+
 
 @dataclass(frozen=True)
 class Param:
@@ -54,7 +56,7 @@ SPACES: dict[str, tuple[Param, ...]] = {
                Param('adv_weight', 'model.adv_loss.loss_weight', 0.1, 3.0)),
 }
 #: methods searched in another method's space (the same model with another exit, or CE with more compute)
-SAME_SPACE = {'mixskd-conv': 'mixskd', 'ce-matched': 'ce'}
+SAME_SPACE = {'mixskd-conv': 'mixskd', **MATCHED}
 
 
 def space(method: str) -> tuple[Param, ...]:
