@@ -16,6 +16,7 @@ from . import analysis
 from .across import write_across
 from .configs import DEFAULT_METHODS, LAYOUTS, METHODS
 from .data import EMBEDDED, DataError, prepare_data
+from .looks import CAM_IMAGES, looks_section, where_they_look
 from .options import check_options
 from .plan import Comparison, Settings
 from .plots import write_plots
@@ -101,6 +102,9 @@ def _running_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument('--print-commands', action='store_true', help='print every run\'s command and stop')
     g.add_argument('--collect', action='store_true', help='only build the report from finished work directories')
     g.add_argument('--no-progress', action='store_true', help='no progress bars')
+    g.add_argument('--cam-images', type=int, default=CAM_IMAGES, metavar='N',
+                   help=f'Grad-CAM maps of every method on N images of the reported split (default {CAM_IMAGES}; '
+                        f'0: none). The report is drawn from the finished runs: changing N retrains nothing')
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -188,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         return {}
     fine_tune_all(pool, [(f, c.out) for c in comparisons for f in fine_tunes[c.start.label]], args.collect)
     written = {c.start.label: write_report(c, list(results[c.start.label].values()), chosen[c.start.label],
-                                           read_transfers(fine_tunes[c.start.label]), time.time() - began)
+                                           read_transfers(fine_tunes[c.start.label]), time.time() - began,
+                                           args.cam_images)
                for c in comparisons}
     if len(starts) == 1:
         return written[starts[0].label]
@@ -197,8 +202,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
-                 transfers: Sequence[TransferResult], seconds: float) -> dict:
-    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder."""
+                 transfers: Sequence[TransferResult], seconds: float, cam_images: int = CAM_IMAGES) -> dict:
+    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder
+    (``cam_images``: how many images the Grad-CAM figure shows, 0 for none)."""
     c, split, data = comparison, comparison.split, dict(comparison.data)
     table = analysis.summarise(results, chosen, split)
     pairs = analysis.comparisons(results, chosen, table, split)
@@ -208,7 +214,10 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     plots = write_plots(table, reliability, data['classes'], split, c.out, note)
     settings = c.described()
     commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
-    sections: list[Section] = []  # the further analyses, each computed from the runs' own files
+    looks = where_they_look(results, table, data['classes'], split, c.out, cam_images)
+    plots += looks['plots']
+    looks_lines, looks_verdict = looks_section(looks)
+    sections: list[Section] = [Section(tuple(looks_lines), looks_verdict)]  # further analyses, from the runs' files
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk,
                           sections)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
@@ -216,7 +225,7 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
                comparisons=pairs,
                chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
                transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
-               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1))
+               reliability=reliability, looks=looks, plots=plots, verdict=report.verdict, seconds=round(seconds, 1))
     atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(c.out, 'results.json'))
     print('\n'.join(report.console))
     print(f'\n[compare] {report.verdict}')

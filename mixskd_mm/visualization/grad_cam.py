@@ -27,6 +27,8 @@ class CamMap:
         probs: The model's class probabilities, ``(C,)``.
         predicted: The predicted class.
         target: The class the map explains.
+        cells: ``(rows, columns)`` of the last stage's feature map: the map's own resolution before it is resized to
+            the image (at ``(1, 1)`` it has no spatial information; the package then draws it as zero).
     """
 
     image: np.ndarray
@@ -34,6 +36,7 @@ class CamMap:
     probs: np.ndarray
     predicted: int
     target: int
+    cells: tuple[int, int]
 
     @property
     def peak(self) -> tuple[int, int]:
@@ -78,8 +81,9 @@ def grad_cam(deployable: Deployable, images: Sequence[torch.Tensor], target_clas
             target = predicted if target_class is None else target_class
             with torch.enable_grad():
                 grey = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(target)])[0]
+            rows, cols = cam.activations_and_grads.activations[0].shape[-2:]
             out.append(CamMap(shown.permute(1, 2, 0).numpy().copy(), grey.astype(np.float32),
-                              torch.softmax(logits, 0).numpy(), predicted, target))
+                              torch.softmax(logits, 0).numpy(), predicted, target, (int(rows), int(cols))))
     finally:
         cam.activations_and_grads.release()  # the hooks it put on the layer
     return out
