@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _compare_data import png_size
 
-from mixskd_mm.compare.looks import choose_images, confusion, largest_changes
+from mixskd_mm.compare.looks import choose_images, confusion, largest_changes, looks_section
 from mixskd_mm.compare.looks_plots import CAM_DPI, CAM_INCHES, CAM_MARGINS
 from mixskd_mm.evaluation.metrics.calibration import load_scores
 
@@ -31,11 +31,21 @@ def test_the_rule_takes_disagreements_first_then_each_class_in_turn():
 
 def test_confusion_counts_true_rows_and_predicted_columns():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])
-    assert confusion(probs, np.array([0, 0, 1, 2]), 3).tolist() == [[1, 0, 1], [0, 1, 0], [1, 0, 0]]
+    assert confusion(probs, np.array([0, 0, 1, 1]), 3).tolist() == [[1, 0, 1], [1, 1, 0], [0, 0, 0]]
     ce, other = np.array([[3.0, 1.0], [2.0, 4.0]]), np.array([[3.5, 0.5], [0.0, 6.0]])
     assert largest_changes(ce, other, ['a', 'b']) == [
         dict(true='b', predicted='a', ce=2.0, method=0.0, change=-2.0),
         dict(true='a', predicted='b', ce=1.0, method=0.5, change=-0.5)]
+
+
+def test_the_section_without_maps_and_with_maps_too_coarse_to_show_anything():
+    lines, sentence = looks_section(dict(split='val', changes=dict(mixskd=[]), cam=None))  # --cam-images 0
+    assert 'confusion.png' in '\n'.join(lines) and 'Grad-CAM' not in '\n'.join(lines) and sentence == ''
+    image = dict(index=0, path='/d/cat/0.png', label='cat', reason='class', predictions=dict(ce=dict(label='dog')))
+    cam = dict(layer='backbone.layer4', images=[image], plots=['cam.png'], disagreements=0, split_images=1,
+               runs=dict(ce='ce_seed0'), cells=[[1, 1]])
+    text = '\n'.join(looks_section(dict(split='test', changes={}, cam=cam))[0])
+    assert 'only 1x1 cells' in text and '| 0: `cat/0.png` | cat | class order | dog |' in text
 
 
 @pytest.fixture(scope='module')
