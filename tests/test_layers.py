@@ -13,8 +13,9 @@ rank  modules                                                   what
 5     ``mixskd_mm.engine``, ``mixskd_mm.detectron2``              hooks, optimiser wrappers, what a run does first;
                                                                 the Detectron2 backbone, configs and trainer (the
                                                                 only package that imports Detectron2)
-4     ``mixskd_mm.export``                                      checkpoint -> backbone file, timm folders, model
-                                                                cards, released checkpoints
+4     ``mixskd_mm.export``, ``mixskd_mm.visualization``         checkpoint -> backbone file, timm folders, model
+                                                                cards, released checkpoints; a checkpoint's or a
+                                                                timm folder's deployable model and its Grad-CAM
 3     ``mixskd_mm.models``                                      backbones, exits, heads, losses, classifiers
 2     ``mixskd_mm.datasets``, ``mixskd_mm.evaluation``          data and metrics
 1     ``mixskd_mm.weights``                                     weights io: reading and writing weight files,
@@ -52,7 +53,7 @@ LAYERS = {
     'tools': (7, 'tools/benchmarks'), 'benchmarks': (7, 'tools/benchmarks'), 'mixskd_mm.cli': (7, 'command lines'),
     'mixskd_mm.compare': (6, 'compare'),
     'mixskd_mm.engine': (5, 'engine'), 'mixskd_mm.detectron2': (5, 'detectron2'),
-    'mixskd_mm.export': (4, 'export'),
+    'mixskd_mm.export': (4, 'export'), 'mixskd_mm.visualization': (4, 'visualization'),
     'mixskd_mm.models': (3, 'models'),
     'mixskd_mm.datasets': (2, 'datasets/evaluation'), 'mixskd_mm.evaluation': (2, 'datasets/evaluation'),
     'mixskd_mm.weights': (1, 'weights io'),

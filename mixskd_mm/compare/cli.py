@@ -17,6 +17,7 @@ from .across import write_across
 from .compute import ComputeMatch, compute_section, match_compute
 from .configs import DEFAULT_METHODS, LAYOUTS, MATCHED, METHODS, MIXSKD_METHODS
 from .data import EMBEDDED, DataError, prepare_data
+from .looks import CAM_IMAGES, looks_section, where_they_look
 from .options import check_options
 from .plan import Comparison, Settings
 from .plots import write_plots
@@ -111,6 +112,9 @@ def _running_options(g: argparse._ArgumentGroup) -> None:
                    help='with --tune: run trials until every method has N, then stop; several processes may run it '
                         'at once on one --out (a cluster\'s array job)')
     g.add_argument('--no-progress', action='store_true', help='no progress bars')
+    g.add_argument('--cam-images', type=int, default=CAM_IMAGES, metavar='N',
+                   help=f'Grad-CAM maps of every method on N images of the reported split (default {CAM_IMAGES}; '
+                        f'0: none). The report is drawn from the finished runs: changing N retrains nothing')
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -228,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     fine_tune_all(pool, [(f, c.out) for c in comparisons for f in fine_tunes[c.start.label]], args.collect)
     written = {c.start.label: write_report(c, list(results[c.start.label].values()), chosen[c.start.label],
                                            read_transfers(fine_tunes[c.start.label]), time.time() - began,
-                                           matches[c.start.label]) for c in comparisons}
+                                           matches[c.start.label], args.cam_images) for c in comparisons}
     if len(starts) == 1:
         return written[starts[0].label]
     verdicts = {label: out['verdict'] for label, out in written.items()}
@@ -240,8 +244,11 @@ def _matched(match: ComputeMatch | None) -> dict[str, int]:
 
 
 def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
-                 transfers: Sequence[TransferResult], seconds: float, match: ComputeMatch | None = None) -> dict:
-    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder."""
+                 transfers: Sequence[TransferResult], seconds: float, match: ComputeMatch | None = None,
+                 cam_images: int = CAM_IMAGES) -> dict:
+    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder
+    (``match``: the compute-matched baselines' counts; ``cam_images``: how many images the Grad-CAM figure shows,
+    0 for none)."""
     c, split, data = comparison, comparison.split, dict(comparison.data)
     table = analysis.summarise(results, chosen, split)
     pairs = analysis.comparisons(results, chosen, table, split)
@@ -260,6 +267,11 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
         section, extra['tuning'], plot = tuning_part(c, results)
         sections.append(section)
         plots.append(plot)
+    looks = where_they_look(results, table, data['classes'], split, c.out, cam_images)
+    plots += looks['plots']
+    looks_lines, looks_verdict = looks_section(looks)
+    sections.append(Section(tuple(looks_lines), looks_verdict))
+    extra['looks'] = looks
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk,
                           sections)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))

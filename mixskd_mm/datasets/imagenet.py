@@ -280,11 +280,26 @@ class ImageNet(BaseClsDataset):
             FileNotFoundError: if the file does not exist.
             RuntimeError: if it cannot be read or decoded (the message names the file).
         """
-        path = self.paths[index]
-        try:
-            with open(path, 'rb') as f:
-                return _decode_rgb(f.read())
-        except FileNotFoundError as err:
-            raise FileNotFoundError(f'ImageNet image not found: {path}') from err
-        except (RuntimeError, OSError, ValueError, Image.DecompressionBombError) as err:
-            raise RuntimeError(f'Cannot decode image {path}: {err}') from err
+        return read_rgb(self.paths[index])
+
+
+def read_rgb(path: str) -> torch.Tensor:
+    """Read an image file as RGB uint8 ``Tensor[3, H, W]``, as :meth:`ImageNet.load_image` does (its decoding rules).
+
+    Args:
+        path: The image file.
+
+    Returns:
+        The image.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        RuntimeError: if it cannot be read or decoded (the message names the file).
+    """
+    try:
+        with open(path, 'rb') as f:
+            return _decode_rgb(f.read())
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f'ImageNet image not found: {path}') from err
+    except (RuntimeError, OSError, ValueError, Image.DecompressionBombError) as err:
+        raise RuntimeError(f'Cannot decode image {path}: {err}') from err

@@ -87,7 +87,8 @@ def test_paired_differences_and_verdict_match_the_json(full):
 def test_plots(full):
     out, _ = full
     results = json.loads((out / 'results.json').read_text())
-    assert results['plots'] == ['accuracy.png', 'reliability.png', 'per_class.png', 'cost.png']
+    assert results['plots'] == ['accuracy.png', 'reliability.png', 'per_class.png', 'cost.png', 'confusion.png',
+                                'cam.png']
     for name in results['plots']:
         width, height = png_size(out / name)
         assert width > 200 and height > 200

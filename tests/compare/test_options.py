@@ -46,6 +46,7 @@ BAD = [
     ('--transfer-seeds', '4', r'4: expected an integer in 1\.\.3 \(the number of --seeds\)'),
     ('--jobs', '0', r'0: expected an integer >= 1'),
     ('--workers', '-1', r'-1: expected an integer >= 0'),
+    ('--cam-images', '-1', r'-1: expected an integer >= 0'),
     ('--gpus', 'a,b', r"'a,b': expected comma-separated GPU ids: distinct integers >= 0"),
     ('--gpus', '-1', r"'-1': expected comma-separated GPU ids"),
     ('--gpus', '0,0', r"'0,0': expected comma-separated GPU ids: distinct"),

@@ -14,7 +14,7 @@ tomllib = pytest.importorskip('tomllib', reason='reading pyproject.toml needs Py
 #: console script -> the tool in tools/ that runs the same function
 TOOLS = {'mixskd-train': 'train.py', 'mixskd-test': 'test.py', 'mixskd-compare': 'compare.py',
          'mixskd-export': 'export_backbone.py', 'mixskd-convert-released': 'convert_released_checkpoint.py',
-         'mixskd-demo': 'demo.py', 'mixskd-d2-train': 'd2_train.py'}
+         'mixskd-demo': 'demo.py', 'mixskd-d2-train': 'd2_train.py', 'mixskd-vis-cam': 'vis_cam.py'}
 
 
 def console_scripts():
