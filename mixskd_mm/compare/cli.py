@@ -9,27 +9,23 @@ import sys
 import time
 from collections.abc import Sequence
 
-from mixskd_mm.utils.atomic_io import atomic_write_bytes
 from mixskd_mm.weights.file_checks import WeightsFileError
 
-from . import analysis
 from .across import write_across
-from .compute import ComputeMatch, compute_section, match_compute
+from .compute import ComputeMatch, match_compute
 from .configs import DEFAULT_METHODS, LAYOUTS, MATCHED, METHODS, MIXSKD_METHODS
 from .data import EMBEDDED, DataError, prepare_data
-from .looks import CAM_IMAGES, looks_section, where_they_look
+from .looks import CAM_IMAGES
 from .options import check_options
 from .plan import Comparison, Settings
-from .plots import write_plots
 from .processes import ToolPool
-from .report import Section, build_report
-from .results import Choice, RunResult, choose_variants, run_result
+from .results import choose_variants, run_result
 from .running import fine_tune_all, pretrain_all, print_commands
 from .starts import parse_init, plan_starts, record_starts, start_folder
 from .study import SettingsChanged, check_settings, plan_pretraining, record_settings
-from .transfer.runs import TransferResult, plan_transfer, read_transfers
+from .transfer.runs import plan_transfer, read_transfers
 from .tune.running import tune_step
-from .tune.section import tuning_part
+from .writing import write_report
 
 DESCRIPTION = 'Does MixSKD pay off on my data? Compare CE, Mixup, CutMix and MixSKD pretraining, honestly.'
 
@@ -241,52 +237,6 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 def _matched(match: ComputeMatch | None) -> dict[str, int]:
     return dict(match.matched_epochs) if match else {}
-
-
-def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
-                 transfers: Sequence[TransferResult], seconds: float, match: ComputeMatch | None = None,
-                 cam_images: int = CAM_IMAGES) -> dict:
-    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder
-    (``match``: the compute-matched baselines' counts; ``cam_images``: how many images the Grad-CAM figure shows,
-    0 for none)."""
-    c, split, data = comparison, comparison.split, dict(comparison.data)
-    table = analysis.summarise(results, chosen, split)
-    pairs = analysis.comparisons(results, chosen, table, split)
-    transfer = analysis.transfer_summary(transfers, table)
-    reliability = analysis.pooled_reliability(results, table, split)
-    note = None if c.settings.scratch_only else f'start: {c.start.start.spec}'
-    plots = write_plots(table, reliability, data['classes'], split, c.out, note)
-    settings = c.described()
-    commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
-    sections: list[Section] = []  # the further analyses, each computed from the runs' own files
-    extra: dict = {}
-    if match:
-        sections.append(compute_section(match, table))
-        extra['compute'] = match.as_json()
-    if c.settings.tune:
-        section, extra['tuning'], plot = tuning_part(c, results)
-        sections.append(section)
-        plots.append(plot)
-    looks = where_they_look(results, table, data['classes'], split, c.out, cam_images)
-    plots += looks['plots']
-    looks_lines, looks_verdict = looks_section(looks)
-    sections.append(Section(tuple(looks_lines), looks_verdict))
-    extra['looks'] = looks
-    report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk,
-                          sections)
-    atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
-    out = dict(settings=settings, data=data, split=split, summary={m: row.as_json() for m, row in table.items()},
-               comparisons=pairs,
-               chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
-               transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
-               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1), **extra)
-    atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(c.out, 'results.json'))
-    print('\n'.join(report.console))
-    print(f'\n[compare] {report.verdict}')
-    if data.get('duplicates', {}).get('message'):  # said when the data were read, and again beside the numbers
-        print(f'[compare] warning: {data["duplicates"]["message"]}')
-    print(f'[compare] wrote {c.out}/report.md, results.json and {len(plots)} plots', flush=True)
-    return out
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

@@ -101,7 +101,8 @@ def write_tuning_plot(t: dict, out: str) -> str:
 
 
 def tuning_part(c: Comparison, results: Sequence[RunResult]) -> tuple[Section, dict, str]:
-    """The tuning's section, ``results.json`` entry and plot file, for :func:`~mixskd_mm.compare.cli.write_report`."""
+    """The tuning's section, ``results.json`` entry and plot file (for
+    :func:`~mixskd_mm.compare.writing.write_report`)."""
     t = summarise_tuning(c, results)
     plot = write_tuning_plot(t, c.out)
     return Section(tuple(tuning_markdown(t, plot)), tuning_verdict(t)), t, plot
