@@ -104,7 +104,7 @@ def choose_images(predictions: Mapping[str, np.ndarray], labels: np.ndarray, cou
 
 
 def where_they_look(results: Sequence[RunResult], table: Mapping[str, SummaryRow], classes: Sequence[str],
-                    split: str, out: str, cam_images: int = CAM_IMAGES) -> dict:
+                    split: str, out: str, cam_images: int = CAM_IMAGES, img_size: int | None = None) -> dict:
     """Confusion matrices and Grad-CAM maps of every method, drawn into ``out``; returns ``results.json``'s ``looks``.
 
     Args:
@@ -114,6 +114,8 @@ def where_they_look(results: Sequence[RunResult], table: Mapping[str, SummaryRow
         split: The reported split.
         out: The comparison's folder.
         cam_images: Images drawn with Grad-CAM (0: none).
+        img_size: The crop side the runs trained at (the maps are of the deepest stage fine enough at it,
+            :data:`~mixskd_mm.compare.looks_cam.MIN_CELLS`).
 
     Returns:
         ``split``, ``confusion`` (per method: ``matrix``, mean counts per seed, and ``runs``), ``difference`` and
@@ -132,7 +134,7 @@ def where_they_look(results: Sequence[RunResult], table: Mapping[str, SummaryRow
         predictions = {m: scores_of(r, split)['probs'].argmax(axis=1) for m, r in first.items()}
         labels = scores_of(next(iter(first.values())), split)['labels']
         cam = draw_maps(first, choose_images(predictions, labels, cam_images), predictions, labels, classes, split,
-                        out)
+                        out, img_size)
         plots += cam['plots']
     return dict(split=split, confusion={m: dict(matrix=v.tolist(), runs=[r.run.name for r in runs[m]])
                                         for m, v in matrices.items()},
@@ -162,8 +164,9 @@ def looks_section(looks: dict) -> tuple[list[str], str]:
     if cam and cam.get('skipped'):
         lines += ['', cam['skipped'] + '.']
     elif cam:
-        lines += ['', f'Grad-CAM of each method\'s deployable model (backbone and classifier; the last stage, '
-                  f'`{cam["layer"]}`) on the same {len(cam["images"])} images, each method\'s first seed '
+        lines += ['', f'Grad-CAM of each method\'s deployable model (backbone and classifier; at `{cam["layer"]}`, '
+                  f'the deepest stage whose map has at least 3 cells a side at this input size: the last stage when '
+                  f'it has) on the same {len(cam["images"])} images, each method\'s first seed '
                   f'(`{cam["plots"][0]}`: one row per method, each map labelled with the method\'s prediction). '
                   f'Images chosen by a fixed rule: {RULE}. The methods\' first seeds disagree on '
                   f'{cam["disagreements"]} of the {cam["split_images"]} images.' + _coarse(cam['cells']), '',

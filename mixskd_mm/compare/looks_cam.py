@@ -26,8 +26,14 @@ def split_images(config: str, split: str) -> list[str]:
     return list(DATASETS.build(dict(loader['dataset'])).paths)
 
 
+#: the cells a side a Grad-CAM map needs to show where a model looks: the maps are of the deepest stage that has them
+#: at the comparison's crop size (the last stage when it has: 224 px on a ResNet gives 7x7; at 28 px its 1x1 map
+#: would be blank, so the stride-8 stage's 4x4 is drawn)
+MIN_CELLS = 3
+
+
 def draw_maps(first: Mapping[str, RunResult], chosen: Sequence[tuple[int, str]], predictions: Mapping[str, np.ndarray],
-              labels: np.ndarray, classes: Sequence[str], split: str, out: str) -> dict:
+              labels: np.ndarray, classes: Sequence[str], split: str, out: str, img_size: int | None = None) -> dict:
     """Grad-CAM of each method's first seed on the chosen images, drawn into ``out/cam.png`` (one row per method).
 
     Args:
@@ -59,7 +65,7 @@ def draw_maps(first: Mapping[str, RunResult], chosen: Sequence[tuple[int, str]],
     images = [read_rgb(paths[i]) for i, _ in chosen]
     maps, layer = {}, ''
     for method, result in first.items():
-        deployable = from_checkpoint(result.run.config, result.run.checkpoint)
+        deployable = from_checkpoint(result.run.config, result.run.checkpoint, img_size, MIN_CELLS)
         maps[method], layer = grad_cam(deployable, images), deployable.layer_name
     entries: list[dict[str, Any]] = []
     for j, (index, reason) in enumerate(chosen):

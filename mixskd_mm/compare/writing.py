@@ -43,7 +43,8 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
         section, extra['tuning'], plot = tuning_part(c, results)
         sections.append(section)
         plots.append(plot)
-    looks = where_they_look(results, table, data['classes'], split, c.out, cam_images)
+    looks = where_they_look(results, table, data['classes'], split, c.out, cam_images,
+                            c.pretraining.img_size)
     plots += looks['plots']
     looks_lines, looks_verdict = looks_section(looks)
     sections.append(Section(tuple(looks_lines), looks_verdict))

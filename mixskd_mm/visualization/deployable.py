@@ -107,15 +107,18 @@ def _test_pipeline(cfg, source: str) -> list[dict]:
                      f'model was evaluated on are unknown; use the training config the checkpoint was trained with')
 
 
-def from_checkpoint(config: str, checkpoint: str) -> Deployable:
+def from_checkpoint(config: str, checkpoint: str, img_size: int | None = None, min_cells: int = 1) -> Deployable:
     """The deployable model of a training config and a checkpoint that ``tools/train.py`` wrote with it.
 
     Args:
         config: The training config (``.py``).
         checkpoint: The checkpoint (``epoch_N.pth``; read weights-only).
+        img_size: The input side, with ``min_cells``: which stage's map is fine enough to show where the model looks.
+        min_cells: The cells a side the layer's map should have at ``img_size``: the layer is the deepest of the
+            backbone's output stages that has them (the last stage when it has; the first when none has).
 
     Returns:
-        The :class:`Deployable`; its layer is ``backbone.<last stage>``.
+        The :class:`Deployable`; its layer is ``backbone.<stage>``, the last stage unless ``min_cells`` chose another.
     """
     from mmengine.config import Config
 
@@ -136,11 +139,20 @@ def from_checkpoint(config: str, checkpoint: str) -> Deployable:
     load_into(model.backbone, state, source=f'{checkpoint} (backbone)', prefix='backbone.')
     load_into(model.head, state, source=f'{checkpoint} (classifier)', prefix='head.')
     model.eval()
-    stage = model.backbone.stage_modules[model.backbone.out_indices[-1]]
+    stage = model.backbone.stage_modules[_stage_index(model.backbone, img_size, min_cells)]
     classes = _dataset_classes(cfg)
     return Deployable(model, model.backbone.get_submodule(stage), f'backbone.{stage}',
                       build_pipeline(_test_pipeline(cfg, config)), model.data_preprocessor, classes,
                       os.path.basename(checkpoint))
+
+
+def _stage_index(backbone, img_size: int | None, min_cells: int) -> int:
+    """The deepest output stage whose map has ``min_cells`` cells a side at ``img_size`` (the first when none has)."""
+    indices = list(backbone.out_indices)
+    if img_size is None:
+        return indices[-1]
+    fine = [i for i in indices if -(-img_size // backbone.stage_strides[i]) >= min_cells]
+    return fine[-1] if fine else indices[0]
 
 
 def _dataset_classes(cfg) -> tuple[str, ...] | None:

@@ -128,3 +128,13 @@ def test_vis_cam_refuses_bad_input_with_a_clear_error(trained, tmp_path, case, m
     with pytest.raises(SystemExit) as stop:
         vis_cam([*argv, '--out', str(tmp_path)])
     assert message in str(stop.value)
+
+
+def test_the_layer_is_the_deepest_stage_fine_enough_at_the_input_size(trained):
+    config, checkpoint, _ = trained
+    from mixskd_mm.visualization.deployable import from_checkpoint
+    # test_resnet's stages have strides 4, 8, 16, 32: at 28 px the last one is a single cell
+    assert from_checkpoint(config, checkpoint, 224, 3).layer_name == 'backbone.layer4'  # 7x7
+    assert from_checkpoint(config, checkpoint, 28, 3).layer_name == 'backbone.layer2'  # 4x4; layer3 would be 2x2
+    assert from_checkpoint(config, checkpoint, 8, 3).layer_name == 'backbone.layer1'  # none has 3: the first
+    assert from_checkpoint(config, checkpoint).layer_name == 'backbone.layer4'  # without a size: the last stage
