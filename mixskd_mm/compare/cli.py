@@ -15,13 +15,16 @@ from mixskd_mm.weights.file_checks import WeightsFileError
 from . import analysis
 from .across import write_across
 from .configs import DEFAULT_METHODS, LAYOUTS, METHODS
+from .corrupted import CorruptionEval, evaluate_all, plan_evaluations, write_corrupted
 from .data import EMBEDDED, DataError, prepare_data
 from .options import check_options
-from .plan import Comparison, Settings
+from .plan import DEFAULT_ROBUSTNESS_IMAGES, Comparison, Settings
 from .plots import write_plots
 from .processes import ToolPool
 from .report import Section, build_report
 from .results import Choice, RunResult, choose_variants, run_result
+from .robustness import robustness_summary
+from .robustness_report import robustness_plot, robustness_section
 from .running import fine_tune_all, pretrain_all, print_commands
 from .starts import parse_init, plan_starts, record_starts, start_folder
 from .study import SettingsChanged, check_settings, plan_pretraining, record_settings
@@ -70,9 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--per-class', type=int, default=500, help=f'{EMBEDDED}: training images per class')
     g.add_argument('--val-per-class', type=int, default=100, help=f'{EMBEDDED}: validation images per class')
     g.add_argument('--data-root', default=None, help=f'{EMBEDDED}: IDX folder (default: the Debian package)')
+    _robustness_options(p.add_argument_group('robustness'))
     _transfer_options(p.add_argument_group('transfer (optional)'))
     _running_options(p.add_argument_group('running'))
     return p
+
+
+def _robustness_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument('--no-robustness', action='store_true',
+                   help='skip the evaluation under common corruptions (ImageNet-C style: noise, blur, brightness, '
+                        'contrast, JPEG at 3 severities; one more tools/test.py per run). It can be turned off and on '
+                        'again on the same --out: it never changes the other numbers')
+    g.add_argument('--robustness-images', type=int, default=DEFAULT_ROBUSTNESS_IMAGES, metavar='N',
+                   help='corrupt a seeded subset of N images of the test split (the validation split without one); '
+                        f'0: all of them (default {DEFAULT_ROBUSTNESS_IMAGES}: each run then reads 15 x N corrupted '
+                        f'images)')
 
 
 def _transfer_options(g: argparse._ArgumentGroup) -> None:
@@ -176,19 +191,25 @@ def main(argv: Sequence[str] | None = None) -> dict:
                                             c.pretraining, c.data_dir) for c in comparisons}
     pool = ToolPool(args.jobs, args.gpus, progress=not args.no_progress)
     every_run = [(r, c) for c in comparisons for r in runs[c.start.label]]
+    evals = {} if args.no_robustness else {c.start.label: plan_evaluations(runs[c.start.label], write_corrupted(
+        c.data_dir, c.split, c.pretraining.img_size, settings.robustness_images)) for c in comparisons}
+    every_eval = [(e, c.out) for c in comparisons for e in evals.get(c.start.label, [])]
     if args.print_commands and not all(r.finished for r, _ in every_run):
-        print_commands([r for r, _ in every_run], [])
+        print_commands([r for r, _ in every_run], [], [e for e, _ in every_eval])
         return {}
     pretrain_all(pool, every_run, args.collect)
     results = {c.start.label: {r.key: run_result(r, c.pretraining) for r in runs[c.start.label]} for c in comparisons}
     chosen = {label: choose_variants(list(found.values())) for label, found in results.items()}
     fine_tunes = {c.start.label: plan_transfer(c, chosen[c.start.label], results[c.start.label]) for c in comparisons}
     if args.print_commands:
-        print_commands([r for r, _ in every_run], [f for c in comparisons for f in fine_tunes[c.start.label]])
+        print_commands([r for r, _ in every_run], [f for c in comparisons for f in fine_tunes[c.start.label]],
+                       [e for e, _ in every_eval])
         return {}
+    evaluate_all(pool, every_eval, args.collect)
     fine_tune_all(pool, [(f, c.out) for c in comparisons for f in fine_tunes[c.start.label]], args.collect)
     written = {c.start.label: write_report(c, list(results[c.start.label].values()), chosen[c.start.label],
-                                           read_transfers(fine_tunes[c.start.label]), time.time() - began)
+                                           read_transfers(fine_tunes[c.start.label]), time.time() - began,
+                                           evals.get(c.start.label, ()))
                for c in comparisons}
     if len(starts) == 1:
         return written[starts[0].label]
@@ -197,8 +218,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
-                 transfers: Sequence[TransferResult], seconds: float) -> dict:
-    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder."""
+                 transfers: Sequence[TransferResult], seconds: float,
+                 evaluations: Sequence[CorruptionEval] = ()) -> dict:
+    """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder
+    (with ``evaluations``, the runs' evaluations under corruptions, its part on robustness too)."""
     c, split, data = comparison, comparison.split, dict(comparison.data)
     table = analysis.summarise(results, chosen, split)
     pairs = analysis.comparisons(results, chosen, table, split)
@@ -207,8 +230,13 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     note = None if c.settings.scratch_only else f'start: {c.start.start.spec}'
     plots = write_plots(table, reliability, data['classes'], split, c.out, note)
     settings = c.described()
-    commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
+    commands = [line for r in results for line in r.run.command_lines()] + [e.command for e in evaluations] + \
+        [t.fine_tune.command for t in transfers]
     sections: list[Section] = []  # the further analyses, each computed from the runs' own files
+    robustness = robustness_summary(evaluations, table, split) if evaluations else None
+    if robustness:
+        sections.append(robustness_section(robustness))
+        plots.append(robustness_plot(robustness, c.out, note))
     report = build_report(data, settings, table, pairs, chosen, transfer, commands, split, plots, c.pretraining.topk,
                           sections)
     atomic_write_bytes(report.markdown.encode(), osp.join(c.out, 'report.md'))
@@ -216,7 +244,8 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
                comparisons=pairs,
                chosen={m: choice.as_json() for m, choice in chosen.items()}, transfer=transfer,
                transfers=[t.as_json() for t in transfers], runs=[r.as_json() for r in results],
-               reliability=reliability, plots=plots, verdict=report.verdict, seconds=round(seconds, 1))
+               reliability=reliability, plots=plots, verdict=report.verdict, robustness=robustness,
+               seconds=round(seconds, 1))
     atomic_write_bytes(json.dumps(out, indent=1).encode(), osp.join(c.out, 'results.json'))
     print('\n'.join(report.console))
     print(f'\n[compare] {report.verdict}')
