@@ -10,11 +10,14 @@ CLASSES = {0: 'shirt top', 1: 'trouser', 9: 'ankle boot'}  # a space in a name o
 MODES = ('L', 'RGB', 'RGBA', 'P')
 #: every method tools/compare.py has
 METHODS = 'ce,mixup,cutmix,mixskd,mixskd-conv'
-TINY = ['--init', 'scratch', '--model', 'test_resnet', '--epochs', '1', '--batch', '8', '--no-progress', '--jobs', '1']
+TINY = ['--init', 'scratch', '--model', 'test_resnet', '--epochs', '1', '--batch', '8', '--no-progress', '--jobs', '1',
+        '--no-robustness']  # the evaluation under corruptions: one more process per run, tested on conftest's `both`
 
 
 #: TINY without its start, for the comparisons that name their own (--init)
 NO_INIT = [a for a in TINY if a not in ('--init', 'scratch')]
+#: NO_INIT with the evaluation under corruptions (conftest's shared comparison)
+ROBUST_NO_INIT = [a for a in NO_INIT if a != '--no-robustness']
 
 
 def write_class_folders(root, per_class=(12, 4), seed=0, splits=('train', 'test')):

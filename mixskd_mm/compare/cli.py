@@ -14,10 +14,11 @@ from mixskd_mm.weights.file_checks import WeightsFileError
 from .across import write_across
 from .compute import ComputeMatch, match_compute
 from .configs import DEFAULT_METHODS, LAYOUTS, MATCHED, METHODS, MIXSKD_METHODS
+from .corrupted import evaluate_all, plan_evaluations, write_corrupted
 from .data import EMBEDDED, DataError, prepare_data
 from .looks import CAM_IMAGES
 from .options import check_options
-from .plan import Comparison, Settings
+from .plan import DEFAULT_ROBUSTNESS_IMAGES, Comparison, Settings
 from .processes import ToolPool
 from .results import choose_variants, run_result
 from .running import fine_tune_all, pretrain_all, print_commands
@@ -74,9 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--per-class', type=int, default=500, help=f'{EMBEDDED}: training images per class')
     g.add_argument('--val-per-class', type=int, default=100, help=f'{EMBEDDED}: validation images per class')
     g.add_argument('--data-root', default=None, help=f'{EMBEDDED}: IDX folder (default: the Debian package)')
+    _robustness_options(p.add_argument_group('robustness'))
     _transfer_options(p.add_argument_group('transfer (optional)'))
     _running_options(p.add_argument_group('running'))
     return p
+
+
+def _robustness_options(g: argparse._ArgumentGroup) -> None:
+    g.add_argument('--no-robustness', action='store_true',
+                   help='skip the evaluation under common corruptions (ImageNet-C style: noise, blur, brightness, '
+                        'contrast, JPEG at 3 severities; one more tools/test.py per run). It can be turned off and on '
+                        'again on the same --out: it never changes the other numbers')
+    g.add_argument('--robustness-images', type=int, default=DEFAULT_ROBUSTNESS_IMAGES, metavar='N',
+                   help='corrupt a seeded subset of N images of the test split (the validation split without one); '
+                        f'0: all of them (default {DEFAULT_ROBUSTNESS_IMAGES}: each run then reads 15 x N corrupted '
+                        f'images)')
 
 
 def _transfer_options(g: argparse._ArgumentGroup) -> None:
@@ -215,20 +228,26 @@ def main(argv: Sequence[str] | None = None) -> dict:
                                             c.data_dir, _matched(matches[c.start.label]), tuned.get(c.start.label))
             for c in comparisons}
     every_run = [(r, c) for c in comparisons for r in runs[c.start.label]]
+    evals = {} if args.no_robustness else {c.start.label: plan_evaluations(runs[c.start.label], write_corrupted(
+        c.data_dir, c.split, c.pretraining.img_size, settings.robustness_images)) for c in comparisons}
+    every_eval = [(e, c.out) for c in comparisons for e in evals.get(c.start.label, [])]
     if args.print_commands and not all(r.finished for r, _ in every_run):
-        print_commands([r for r, _ in every_run], [])
+        print_commands([r for r, _ in every_run], [], [e for e, _ in every_eval])
         return {}
     pretrain_all(pool, every_run, args.collect)
     results = {c.start.label: {r.key: run_result(r, c.pretraining) for r in runs[c.start.label]} for c in comparisons}
     chosen = {label: choose_variants(list(found.values())) for label, found in results.items()}
     fine_tunes = {c.start.label: plan_transfer(c, chosen[c.start.label], results[c.start.label]) for c in comparisons}
     if args.print_commands:
-        print_commands([r for r, _ in every_run], [f for c in comparisons for f in fine_tunes[c.start.label]])
+        print_commands([r for r, _ in every_run], [f for c in comparisons for f in fine_tunes[c.start.label]],
+                       [e for e, _ in every_eval])
         return {}
+    evaluate_all(pool, every_eval, args.collect)
     fine_tune_all(pool, [(f, c.out) for c in comparisons for f in fine_tunes[c.start.label]], args.collect)
     written = {c.start.label: write_report(c, list(results[c.start.label].values()), chosen[c.start.label],
                                            read_transfers(fine_tunes[c.start.label]), time.time() - began,
-                                           matches[c.start.label], args.cam_images) for c in comparisons}
+                                           matches[c.start.label], args.cam_images, evals.get(c.start.label, ()))
+               for c in comparisons}
     if len(starts) == 1:
         return written[starts[0].label]
     verdicts = {label: out['verdict'] for label, out in written.items()}

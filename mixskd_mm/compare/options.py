@@ -35,7 +35,7 @@ def _numbers(args: argparse.Namespace) -> None:
     """The numeric options: counts, sizes, rates and seeds."""
     for option, low in (('epochs', 1), ('batch', 1), ('max_per_class', 1), ('per_class', 1), ('val_per_class', 1),
                         ('det_iters', 1), ('seg_iters', 1), ('jobs', 1), ('workers', 0), ('tune', 1),
-                        ('cam_images', 0)):
+                        ('cam_images', 0), ('robustness_images', 0)):
         _at_least('--' + option.replace('_', '-'), getattr(args, option), low)
     if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
         _refuse('--lr', args.lr, 'a number > 0 (the SGD learning rate), or leave it out for 0.05 * batch / 64')

@@ -22,6 +22,9 @@ from .starts import SCRATCH, PlannedStart, schedule_defaults
 from .study import Variant, parse_sweep
 from .transfer.common import TASKS, Task
 
+#: ``--robustness-images``' default: the images of the split corrupted (a seeded subset; 15 corrupted copies of each)
+DEFAULT_ROBUSTNESS_IMAGES = 1000
+
 
 def _path(path: str | None) -> str | None:
     return osp.abspath(path) if path else None
@@ -80,6 +83,7 @@ class Settings:
     drop_duplicates: bool
     init: tuple[str, ...] = (SCRATCH,)
     tune: int | None = None
+    robustness_images: int = DEFAULT_ROBUSTNESS_IMAGES
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -93,7 +97,8 @@ class Settings:
                    val_fraction=args.val_fraction, max_per_class=args.max_per_class, per_class=args.per_class,
                    val_per_class=args.val_per_class, data_root=args.data_root, workers=args.workers,
                    transfers=transfers, transfer_seeds=args.transfer_seeds, amp=args.amp,
-                   drop_duplicates=args.drop_duplicates, init=tuple(args.init), tune=args.tune)
+                   drop_duplicates=args.drop_duplicates, init=tuple(args.init), tune=args.tune,
+                   robustness_images=args.robustness_images)
 
     @property
     def embedded(self) -> bool:
@@ -106,9 +111,9 @@ class Settings:
 
     def recorded(self) -> dict[str, Any]:
         """What ``settings.json`` holds (and ``results.json``'s ``settings`` starts with): JSON values, absolute
-        paths; ``amp``, ``drop_duplicates`` and ``tune`` only when set, and ``init`` only when it is not ``scratch``
-        alone (then with the from-scratch ``epochs`` and ``lr`` filled in), so folders started before they existed
-        still match."""
+        paths; ``amp``, ``drop_duplicates`` and ``tune`` only when set, ``init`` only when it is not ``scratch``
+        alone (then with the from-scratch ``epochs`` and ``lr`` filled in), and ``robustness_images`` only when it is
+        not the default, so folders started before they existed still match."""
         epochs, lr = self.epochs, self.lr
         if self.scratch_only:
             epochs, lr = schedule_defaults(SCRATCH, self.batch, epochs, lr)
@@ -128,7 +133,9 @@ class Settings:
         return dict(out, **({'amp': True} if self.amp else {}),
                     **({'drop_duplicates': True} if self.drop_duplicates else {}),
                     **({} if self.scratch_only else {'init': list(self.init)}),
-                    **({'tune': self.tune} if self.tune else {}))
+                    **({'tune': self.tune} if self.tune else {}),
+                    **({} if self.robustness_images == DEFAULT_ROBUSTNESS_IMAGES
+                       else {'robustness_images': self.robustness_images}))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from .configs import Pretraining
+from .corrupted import CorruptionEval
 from .logs import add_cost
 from .plan import Comparison
 from .processes import ToolPool
@@ -39,12 +40,18 @@ def pretrain(pool: ToolPool, run: PretrainRun, pretraining: Pretraining, out: st
     return run
 
 
-def print_commands(runs: Sequence[PretrainRun], fine_tunes: Sequence[FineTune]) -> None:
-    """Print every command (finished ones commented), for a scheduler (see tools/slurm_train.sh)."""
+def print_commands(runs: Sequence[PretrainRun], fine_tunes: Sequence[FineTune],
+                   evaluations: Sequence[CorruptionEval] = ()) -> None:
+    """Print every command (finished ones commented), for a scheduler (see tools/slurm_train.sh); a run's evaluation
+    under corruptions (``evaluations``) follows its pretraining runs, once they are finished."""
     for run in runs:
         prefix = '# done: ' if run.finished else ''
         for line in run.command_lines():
             print(prefix + line)
+    if evaluations:
+        print('# after its run: the evaluation under corruptions')
+    for e in evaluations:
+        print(('# done: ' if e.done else '') + e.command)
     for f in fine_tunes:
         print(('# done: ' if f.done else '') + f.command)
     if not fine_tunes and runs:

@@ -10,21 +10,24 @@ from mixskd_mm.utils.atomic_io import atomic_write_bytes
 
 from . import analysis
 from .compute import ComputeMatch, compute_section
+from .corrupted import CorruptionEval
 from .looks import CAM_IMAGES, looks_section, where_they_look
 from .plan import Comparison
 from .plots import write_plots
 from .report import Section, build_report
 from .results import Choice, RunResult
+from .robustness import robustness_summary
+from .robustness_report import robustness_plot, robustness_section
 from .transfer.runs import TransferResult
 from .tune.section import tuning_part
 
 
 def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: dict[str, Choice],
                  transfers: Sequence[TransferResult], seconds: float, match: ComputeMatch | None = None,
-                 cam_images: int = CAM_IMAGES) -> dict:
+                 cam_images: int = CAM_IMAGES, evaluations: Sequence[CorruptionEval] = ()) -> dict:
     """Compute the analysis and write ``report.md``, ``results.json`` and the plots into the comparison's folder
     (``match``: the compute-matched baselines' counts; ``cam_images``: how many images the Grad-CAM figure shows,
-    0 for none)."""
+    0 for none; ``evaluations``: the runs' evaluations under corruptions, for the part on robustness)."""
     c, split, data = comparison, comparison.split, dict(comparison.data)
     table = analysis.summarise(results, chosen, split)
     pairs = analysis.comparisons(results, chosen, table, split)
@@ -33,7 +36,8 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
     note = None if c.settings.scratch_only else f'start: {c.start.start.spec}'
     plots = write_plots(table, reliability, data['classes'], split, c.out, note)
     settings = c.described()
-    commands = [line for r in results for line in r.run.command_lines()] + [t.fine_tune.command for t in transfers]
+    commands = [line for r in results for line in r.run.command_lines()] + [e.command for e in evaluations] + \
+        [t.fine_tune.command for t in transfers]
     sections: list[Section] = []  # the further analyses, each computed from the runs' own files
     extra: dict = {}
     if match:
@@ -43,6 +47,11 @@ def write_report(comparison: Comparison, results: Sequence[RunResult], chosen: d
         section, extra['tuning'], plot = tuning_part(c, results)
         sections.append(section)
         plots.append(plot)
+    robustness = robustness_summary(evaluations, table, split) if evaluations else None
+    extra['robustness'] = robustness
+    if robustness:
+        sections.append(robustness_section(robustness))
+        plots.append(robustness_plot(robustness, c.out, note))
     looks = where_they_look(results, table, data['classes'], split, c.out, cam_images,
                             c.pretraining.img_size)
     plots += looks['plots']

@@ -4,7 +4,7 @@ Session-scoped and shared by test_compare.py and test_compare_starts.py, whose t
 (their ``xdist_group``; ``make test`` runs ``--dist loadgroup``), so it is trained once per suite.
 """
 import pytest
-from _compare_data import METHODS, NO_INIT, TINY, compare, write_class_folders
+from _compare_data import METHODS, ROBUST_NO_INIT, TINY, compare, write_class_folders
 from _helpers import run_tool
 
 
@@ -25,9 +25,9 @@ def source(folders, tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def both_args(folders, source):
-    """The command line of the shared comparison, without ``--out``."""
+    """The command line of the shared comparison, without ``--out`` (with the evaluation under corruptions)."""
     return ['--data', str(folders), '--init', f'scratch,local-dir:{source}', '--methods', METHODS,
-            '--seeds', '0', '1', *NO_INIT]
+            '--seeds', '0', '1', *ROBUST_NO_INIT]
 
 
 @pytest.fixture(scope='session')

@@ -87,8 +87,8 @@ def test_paired_differences_and_verdict_match_the_json(full):
 def test_plots(full):
     out, _ = full
     results = json.loads((out / 'results.json').read_text())
-    assert results['plots'] == ['accuracy.png', 'reliability.png', 'per_class.png', 'cost.png', 'confusion.png',
-                                'cam.png']
+    assert results['plots'] == ['accuracy.png', 'reliability.png', 'per_class.png', 'cost.png', 'robustness.png',
+                                'confusion.png', 'cam.png']
     for name in results['plots']:
         width, height = png_size(out / name)
         assert width > 200 and height > 200
@@ -103,7 +103,7 @@ def test_second_invocation_retrains_nothing(both, both_args):
     assert time.time() - start < 60
     assert 'pretraining runs to do' not in proc.stdout
     assert {p: p.stat().st_mtime for p in out.glob('starts/*/runs/*/*.pth')} == before
-    assert len(list(out.glob('starts/scratch/logs/*.log'))) == 20  # 10 train + 10 test logs, no new ones
+    assert len(list(out.glob('starts/scratch/logs/*.log'))) == 30  # 10 train, 10 test, 10 corruption logs, no new ones
 
 
 def test_changed_settings_are_refused(both, both_args):
@@ -142,6 +142,10 @@ def test_sweep_is_chosen_on_validation(folders, tmp_path):
     best = max(candidates, key=lambda c: c['val_top1'])
     assert results['chosen']['mixup']['setting'] == best['setting']
     assert results['summary']['mixup']['setting'] == best['setting']
+    # --no-robustness (TINY): no corrupted data, no evaluation config, no section, robustness null
+    assert results['robustness'] is None and results['plots'][-1] != 'robustness.png'
+    assert not (out / 'data' / 'corrupted').exists() and not list((out / 'configs').glob('*_corrupt.py'))
+    assert '## Robustness' not in (out / 'report.md').read_text()
     assert Config.fromfile(str(out / 'configs' / 'mixup_alpha-0.2_seed0.py')).model.alpha == 0.2
 
 

@@ -11,6 +11,7 @@ from mmengine.config import Config
 
 from mixskd_mm.compare.across import across_verdict
 from mixskd_mm.compare.report import verdict
+from mixskd_mm.compare.robustness_report import verdict_sentences
 
 # its module fixture trains many runs: keep the module's tests on one pytest-xdist worker (make test: --dist loadgroup)
 pytestmark = pytest.mark.xdist_group('compare_full')  # shares conftest's comparison
@@ -53,7 +54,9 @@ def test_report_and_json_name_both_starts_and_the_verdicts_match_the_json(both, 
     assert results['verdict'] in report and results['verdict'] in proc.stdout
     for label, path in results['results'].items():
         start = json.load(open(out / path))
-        assert start['verdict'] == verdict(start['comparisons'], start['transfer'], start['split'])
+        robustness = [verdict_sentences(start['robustness'])] if start['robustness'] else []  # a further section
+        assert start['verdict'] == ' '.join([verdict(start['comparisons'], start['transfer'], start['split'])]
+                                            + robustness)
         assert results['verdicts'][label] == start['verdict'] and start['verdict'] in results['verdict']
         assert len(start['runs']) == 10  # every method, 2 seeds
     pairs = [p['pair'] for p in results['across']['pairs']]
