@@ -284,17 +284,10 @@ class ImageNet(BaseClsDataset):
 
 
 def read_rgb(path: str) -> torch.Tensor:
-    """Read an image file as RGB uint8 ``Tensor[3, H, W]``, as :meth:`ImageNet.load_image` does (its decoding rules).
-
-    Args:
-        path: The image file.
-
-    Returns:
-        The image.
+    """The image file ``path`` as RGB uint8 ``Tensor[3, H, W]``, by :meth:`ImageNet.load_image`'s decoding rules.
 
     Raises:
-        FileNotFoundError: if the file does not exist.
-        RuntimeError: if it cannot be read or decoded (the message names the file).
+        FileNotFoundError: if the file does not exist; RuntimeError: if it cannot be decoded (naming the file).
     """
     try:
         with open(path, 'rb') as f:
