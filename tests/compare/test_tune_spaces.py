@@ -70,3 +70,16 @@ def test_a_running_trial_is_taken_over_only_when_its_worker_is_gone(tmp_path):
     beat = studies.heartbeat_path(str(tmp_path), 'ce', 0)
     os.utime(beat, (0, 0))
     assert studies.is_stale(str(tmp_path), 'ce', _trial(elsewhere))  # silent for longer than STALE_AFTER
+
+
+def test_each_studys_first_trial_is_the_methods_default_setting(tmp_path):
+    from mixskd_mm.compare.configs import model_config
+    from mixskd_mm.compare.tune.spaces import defaults
+    model = model_config('mixskd', 'resnet18', 2, (0, 0, 0), (1, 1, 1))
+    assert defaults('mixskd', 0.05) == dict(lr=0.05, alpha=model['alpha'], temperature=model['kd_loss']['temperature'],
+                                            mix_ce_weight=1.0, kd_weight=1.0, feat_weight=1.0, adv_weight=1.0)
+    assert defaults('cutmix-matched', 0.01) == dict(lr=0.01, alpha=1.0)
+    first = studies.claim(str(tmp_path), 'mixup', 3, 2, 0.05)
+    assert first.number == 0 and first.params == dict(lr=0.05, alpha=1.0)
+    second = studies.claim(str(tmp_path), 'mixup', 3, 2, 0.05)
+    assert second.number == 1 and second.params != first.params  # then the sampler's

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from ..configs import MATCHED
 
@@ -75,6 +76,24 @@ def space(method: str) -> tuple[Param, ...]:
 def distributions(method: str, lr: float) -> dict:
     """``{name: distribution}`` of ``method``'s space on a comparison of learning rate ``lr``."""
     return {p.name: p.distribution(lr) for p in space(method)}
+
+
+def defaults(method: str, lr: float) -> dict[str, float]:
+    """``method``'s own setting in its space's terms: the comparison's learning rate and the method's config values
+    (:func:`~mixskd_mm.compare.configs.model_config`). Each study's first trial, so the tuning's choice is never
+    worse on validation than the method at its defaults, which the report can then name as a trial like any other.
+    """
+    from ..configs import model_config
+    model = model_config(method, 'resnet18', 2, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    out = {}
+    for p in space(method):
+        node: Any = lr
+        if not p.of_lr:  # every tuned key but the learning rate is under ``model``
+            node = model
+            for part in p.key.split('.')[1:]:
+                node = node[part]
+        out[p.name] = float(node)
+    return out
 
 
 def overrides(method: str, params: dict[str, float]) -> tuple[tuple[str, float], ...]:

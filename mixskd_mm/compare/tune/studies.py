@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from mixskd_mm.engine.hooks.optuna_pruning_hook import open_journal
 
-from .spaces import distributions, pruner_settings, sampler_settings
+from .spaces import defaults, distributions, pruner_settings, sampler_settings
 
 #: a trial's heartbeat file is touched this often (seconds) while it runs
 HEARTBEAT_SECONDS = 30.0
@@ -124,7 +124,8 @@ def locked(out: str, method: str) -> Iterator[None]:
 
 
 def claim(out: str, method: str, trials: int, epochs: int, lr: float) -> Claim | None:
-    """The next trial of ``method`` for this worker, or ``None`` when N trials are finished or running.
+    """The next trial of ``method`` for this worker, or ``None`` when N trials are finished or running. A study's
+    first trial is the method's defaults (:func:`~.spaces.defaults`); the sampler proposes the others.
 
     Args:
         out: The comparison folder.
@@ -145,6 +146,8 @@ def claim(out: str, method: str, trials: int, epochs: int, lr: float) -> Claim |
                 return Claim(method, t.number, dict(t.params), True)
         if len(counted(every, trials)) + len(running) >= trials:
             return None
+        if not every:  # the first trial is the method's own setting
+            study.enqueue_trial(defaults(method, lr))
         trial = study.ask(distributions(method, lr))
         trial.set_user_attr('owner', owner())
         beat(out, method, trial.number)
