@@ -1,16 +1,19 @@
 """`make demo`: tools/compare.py on the embedded real data (Fashion-MNIST), with detection and segmentation transfer.
 
-    python tools/demo.py [--out outputs/demo] [--seeds 0 1] [--epochs 10] [--per-class 400] [--jobs 2] [--quick]
+    python tools/demo.py [--out outputs/demo] [--seeds 0 1] [--epochs 10] [--per-class 200] [--tune 2] [--jobs 2]
+                         [--quick]
     mixskd-demo [...]     # the same, installed as a console script
 
 1. data: Fashion-MNIST (MNIST-5k where the Debian package is missing): a balanced training subset, validation
    images from the rest of the training split, the official test split; detection / segmentation scenes composed
    from training images outside the subset, pasted on scikit-image photos (``mixskd_mm.datasets.scenes``), written
    as a COCO-format folder and an mmseg-layout folder;
-2. the comparison: ``tools/compare.py --data fashion-mnist --methods ce,mixup,cutmix,mixskd,ce-matched --det-data SCENES
-   --seg-data SCENES --channels-last on`` with timm's tiny ``test_resnet`` (every run is ``tools/train.py`` +
-   ``tools/test.py``; the fine-tunes start from the first seed's backbones);
-3. the report: ``report.md``, ``results.json`` and plots from the comparison, plus the fine-tuned models'
+2. the comparison: ``tools/compare.py --data fashion-mnist --methods ce,mixup,cutmix,mixskd,ce-matched --tune 2
+   --det-data SCENES --seg-data SCENES --channels-last on`` with timm's tiny ``test_resnet`` (every run is
+   ``tools/train.py`` + ``tools/test.py``, and one more ``tools/test.py`` under corruptions; the fine-tunes start from
+   the first seed's backbones);
+3. the report: ``report.md``, ``results.json`` and plots from the comparison (equal compute, tuning, robustness,
+   confusions and Grad-CAM maps among them), plus the fine-tuned models'
    predictions on held-out scenes (``predictions_detection.png``, ``predictions_segmentation.png``).
 
 Rerunning with the same ``--out`` resumes. The test split is evaluated once, at the end of each run.
@@ -27,9 +30,10 @@ from collections.abc import Sequence
 from mixskd_mm.compare import cli as compare
 from mixskd_mm.compare.configs import LABELS
 
-DEFAULTS = dict(seeds=[0, 1], epochs=10, per_class=400, val_per_class=100, det_iters=150, seg_iters=150,
-                scenes=[300, 100])
-QUICK = dict(seeds=[0], epochs=1, per_class=2, val_per_class=1, det_iters=2, seg_iters=2, scenes=[8, 4])
+DEFAULTS = dict(seeds=[0, 1], epochs=10, per_class=200, val_per_class=100, det_iters=100, seg_iters=100,
+                scenes=[300, 100], tune=2)
+#: the tests' tiny run; it leaves tuning out (tests/compare/test_tune.py runs --tune end to end)
+QUICK = dict(seeds=[0], epochs=1, per_class=2, val_per_class=1, det_iters=2, seg_iters=2, scenes=[8, 4], tune=0)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -46,6 +50,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument('--seg-iters', type=int, default=None, help='segmentation fine-tune iterations')
     p.add_argument('--scenes', type=int, nargs=2, default=None, metavar=('TRAIN', 'VAL'), help='composed scenes')
     p.add_argument('--methods', default='ce,mixup,cutmix,mixskd,ce-matched', help='methods compared')
+    p.add_argument('--tune', type=int, default=None, metavar='N',
+                   help=f'Optuna trials per method before the seed runs, the first its defaults (tools/compare.py '
+                        f'--tune; default {DEFAULTS["tune"]}, 0: none)')
     p.add_argument('--data-root', default=None, help='Fashion-MNIST IDX folder (default: the Debian package)')
     p.add_argument('--jobs', type=int, default=None, help='runs at once (default: 2, or 1 on one core)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
@@ -71,6 +78,8 @@ def compare_argv(args: argparse.Namespace, scenes: str) -> list[str]:
             '--channels-last', 'on']  # test_resnet's 28 px MixSKD step: 0.80x contiguous's time on 1 thread (README)
     if args.data_root:
         argv += ['--data-root', args.data_root]
+    if args.tune:
+        argv += ['--tune', str(args.tune)]
     if args.jobs:
         argv += ['--jobs', str(args.jobs)]
     if args.quick:  # a 2-iteration detector scores below 0.05: keep its boxes to measure

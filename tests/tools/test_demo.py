@@ -63,6 +63,8 @@ def test_demo_defaults():
     args = demo.parse_args(['--out', '/tmp/x'])
     assert args.seeds == [0, 1] and args.methods == 'ce,mixup,cutmix,mixskd,ce-matched'
     argv = demo.compare_argv(args, '/tmp/scenes')
+    assert argv[argv.index('--tune') + 1] == '2'  # a small tuning budget
+    assert '--tune' not in demo.compare_argv(demo.parse_args(['--quick']), '/tmp/scenes')
     assert argv[argv.index('--data') + 1] == 'fashion-mnist' and argv[argv.index('--det-data') + 1] == '/tmp/scenes'
     assert argv[argv.index('--channels-last') + 1] == 'on'  # measured faster for test_resnet at 28 px
     assert argv[argv.index('--init') + 1] == 'scratch'  # the embedded data have no pretrained source
