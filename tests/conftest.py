@@ -20,6 +20,33 @@ def pytest_configure(config):
         torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 
+def _groups(item) -> list[str]:
+    """The item's pytest-xdist group: its ``xdist_group`` marks, or else its module when it uses a module-scoped
+    fixture of that module (so the fixture is built once, on one worker, not once per worker its tests land on)."""
+    marked = sorted({str(m.args[0] if m.args else m.kwargs.get('name', 'default'))
+                     for m in item.iter_markers('xdist_group')})
+    if marked:
+        return marked
+    info = getattr(item, '_fixtureinfo', None)  # a test function's; other items have none
+    defs = [d for ds in info.name2fixturedefs.values() for d in ds] if info else []
+    module = item.nodeid.split('::')[0]
+    return [module] if any(d.scope == 'module' and d.baseid.startswith(module) for d in defs) else []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """``make test`` runs ``--dist loadgroup``: tests of one group go to one worker. pytest-xdist 3.8 marks a group by
+    a suffix on ``item._nodeid``, which pytest 9 no longer reads (it keeps the id in ``item._id``), so every group was
+    split across workers and its shared fixtures built on each; the suffix is set here where pytest reads it."""
+    if not getattr(config.option, 'loadgroup', False):  # set on pytest-xdist's workers under --dist loadgroup
+        return
+    from _pytest.nodeid import NodeId
+    for item in items:
+        groups = _groups(item)
+        if groups and '@' not in item.nodeid:
+            item._id = NodeId.parse(f'{item.nodeid}@{"_".join(groups)}')
+
+
 @pytest.fixture(scope='session')
 def fake_cifar100(tmp_path_factory) -> str:
     """``<root>/cifar-100-python/{train,test,meta}`` with 8 train and 4 test random images (release format)."""
