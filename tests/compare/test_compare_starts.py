@@ -10,6 +10,7 @@ from _helpers import run_tool
 from mmengine.config import Config
 
 from mixskd_mm.compare.across import across_verdict
+from mixskd_mm.compare.looks import looks_section
 from mixskd_mm.compare.report import verdict
 from mixskd_mm.compare.robustness_report import verdict_sentences
 
@@ -54,9 +55,10 @@ def test_report_and_json_name_both_starts_and_the_verdicts_match_the_json(both, 
     assert results['verdict'] in report and results['verdict'] in proc.stdout
     for label, path in results['results'].items():
         start = json.load(open(out / path))
-        robustness = [verdict_sentences(start['robustness'])] if start['robustness'] else []  # a further section
+        robustness = [verdict_sentences(start['robustness'])] if start['robustness'] else []  # further sections
+        looks = [sentence for sentence in [looks_section(start['looks'])[1]] if sentence]
         assert start['verdict'] == ' '.join([verdict(start['comparisons'], start['transfer'], start['split'])]
-                                            + robustness)
+                                            + robustness + looks)
         assert results['verdicts'][label] == start['verdict'] and start['verdict'] in results['verdict']
         assert len(start['runs']) == 10  # every method, 2 seeds
     pairs = [p['pair'] for p in results['across']['pairs']]
