@@ -138,6 +138,12 @@ class RunKey:
         return f'{self.method}{"_" + tag if tag else ""}_seed{self.seed}'
 
 
+def train_args(config: str, work_dir: str, amp: bool, resume: bool) -> list[str]:
+    """The ``tools/train.py`` arguments of a run of ours (a pretraining run or a tuning trial)."""
+    return (['tools/train.py', config, '--work-dir', work_dir] + (['--amp'] if amp else [])
+            + (['--resume'] if resume else []))
+
+
 @dataclass(frozen=True)
 class PretrainRun:
     """One pretraining run of a comparison.
@@ -187,8 +193,7 @@ class PretrainRun:
 
     def train_args(self, resume: bool = False) -> list[str]:
         """``tools/train.py`` arguments (``--resume`` continues from the last checkpoint in the work dir)."""
-        return (['tools/train.py', self.config, '--work-dir', self.work_dir] + (['--amp'] if self.amp else [])
-                + (['--resume'] if resume else []))
+        return train_args(self.config, self.work_dir, self.amp, resume)
 
     def test_args(self) -> list[str]:
         """``tools/test.py`` arguments: the test split, once, on the final checkpoint."""

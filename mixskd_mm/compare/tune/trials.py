@@ -24,6 +24,7 @@ from mixskd_mm.utils.atomic_io import atomic_write_bytes
 from ..configs import has_key, method_config, run_config
 from ..plan import Comparison
 from ..results import score_metrics
+from ..study import train_args
 from .spaces import overrides, pruner_settings
 from .studies import journal_path, tune_dir
 
@@ -83,9 +84,7 @@ class TrialRun:
 
     def train_args(self) -> list[str]:
         """``tools/train.py`` arguments; ``--resume`` where an earlier attempt left a checkpoint."""
-        resume = osp.isfile(osp.join(self.work_dir, 'last_checkpoint'))
-        return (['tools/train.py', self.config, '--work-dir', self.work_dir] + (['--amp'] if self.amp else [])
-                + (['--resume'] if resume else []))
+        return train_args(self.config, self.work_dir, self.amp, osp.isfile(osp.join(self.work_dir, 'last_checkpoint')))
 
     def outcome(self) -> Outcome | None:
         """How the trial ended, or ``None`` while it has not (no marker, no exported backbone)."""
